@@ -1,0 +1,47 @@
+"""Floor 4: the layers (``fcnet.layers`` mirrors ``keras.layers``)."""
+
+from fcnet.layers.activation import Activation
+from fcnet.layers.base import Layer
+from fcnet.layers.dense import Dense
+from fcnet.layers.dropout import Dropout
+from fcnet.layers.input_layer import Input, InputLayer
+from fcnet.layers.input_spec import InputSpec, KerasTensor
+from fcnet.layers.regularization import penalties_and_gradients
+from fcnet.layers.reshaping import Flatten, Reshape
+
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "InputSpec",
+           "KerasTensor", "Layer", "Reshape", "get", "penalties_and_gradients", "serialize",
+           "deserialize"]
+
+_CLASSES = {cls.__name__: cls for cls in
+            (Activation, Dense, Dropout, Flatten, InputLayer, Reshape)}
+
+
+def serialize(layer: Layer) -> dict:
+    """A layer as Keras 3 writes it in ``config.json``."""
+    item = {"module": "keras.layers", "class_name": type(layer).__name__,
+            "config": layer.get_config(), "registered_name": None}
+    build = layer.get_build_config()
+    if build is not None and not isinstance(layer, InputLayer):
+        item["build_config"] = {"input_shape": list(build["input_shape"])}
+    return item
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
+    """A layer from its Keras config: ``class_name`` maps onto fcnet's classes only."""
+    name = config.get("class_name")
+    known = dict(_CLASSES, **(custom_objects or {}))
+    if name not in known:
+        raise ValueError(f"Unknown layer class: {name!r}. Known layers: {sorted(known)}")
+    layer = known[name].from_config(dict(config.get("config", {})))
+    build = config.get("build_config")
+    if build and build.get("input_shape") is not None and not layer.built:
+        layer._build_in_scope(tuple(build["input_shape"]))
+    return layer
+
+
+def get(identifier) -> type[Layer]:
+    """A layer class by its Keras name."""
+    if identifier in _CLASSES:
+        return _CLASSES[identifier]
+    raise ValueError(f"Unknown layer: {identifier!r}. Known layers: {sorted(_CLASSES)}")

@@ -1,0 +1,154 @@
+"""``Dense``: the fully connected layer, ``y = activation(x · kernel + bias)``."""
+
+from __future__ import annotations
+
+import numbers
+
+from fcnet import activations, backend, constraints, initializers, regularizers
+from fcnet.layers.base import Layer
+from fcnet.layers.input_spec import InputSpec
+from fcnet.ops import dense_backward, dense_forward
+
+
+class Dense(Layer):
+    """Just your regular densely-connected NN layer.
+
+    ``output = activation(dot(input, kernel) + bias)``
+
+    Args:
+        units: positive integer, dimensionality of the output space.
+        activation: activation name, function or None (linear: ``a(x) = x``).
+        use_bias: whether the layer uses a bias vector.
+        kernel_initializer / bias_initializer: initializers (``"glorot_uniform"``, ``"zeros"``).
+        kernel_regularizer / bias_regularizer: penalties on the weights, added to the loss.
+        activity_regularizer: a penalty on the layer's output, added to the loss.
+        kernel_constraint / bias_constraint: projections applied after each optimizer step.
+
+    Input shape:
+        ``(batch_size, ..., input_dim)``. A rank > 2 input is **not** flattened: the
+        kernel is applied to the last axis at every leading position.
+
+    Output shape:
+        ``(batch_size, ..., units)``.
+
+    Weights:
+        kernel ``(input_dim, units)``, glorot-uniform ``U(±sqrt(6 / (input_dim + units)))``;
+        bias ``(units,)``, zeros (absent when ``use_bias=False``).
+
+    Math (z = x·W + b, y = f(z), dy = dL/dy):
+        dz = f'(z) ⊙ dy;   dW = xᵀ·dz;   db = Σ_batch dz;   dx = dz·Wᵀ
+
+    Example:
+        >>> layer = Dense(512)
+        >>> layer(fcnet.random.normal([4, 784])).shape
+        (4, 512)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units <= 0:
+            raise ValueError("Received an invalid value for `units`, expected a positive "
+                             f"integer. Received: units={units}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True
+
+    def build(self, input_shape) -> None:
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError("The last dimension of the inputs to a Dense layer should be "
+                             f"defined. Found None. Full input shape received: {input_shape}")
+        self.kernel = self.add_weight("kernel", (input_dim, self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+        self.built = True
+
+    def forward(self, x, training=False):
+        z = dense_forward(x, self.kernel.value, self.bias.value if self.use_bias else None)
+        f = self.activation
+        y = z if f is None or f is activations.linear else f(z)
+        return y, (x, z, y)
+
+    def backward(self, ctx, dy, need_dx: bool = True):
+        """dL/dx from dL/dy; adds dL/dkernel and dL/dbias into the variables' ``grad``."""
+        x, z, y = ctx
+        f = self.activation
+        if f is None or f is activations.linear:
+            dz = dy
+        else:
+            gradient = activations.gradient_of(f)
+            if gradient is None:
+                raise NotImplementedError(
+                    f"Layer '{self.name}': activation {f!r} has no `gradient`, so the layer "
+                    "cannot be trained. Give the function a `gradient(dy, x, y)` attribute.")
+            dz = gradient(dy, z, y)
+        return self.backward_z(ctx, dz, need_dx)
+
+    def backward_z(self, ctx, dz, need_dx: bool = True):
+        """The backward pass from the gradient of the pre-activation ``z``.
+
+        Training uses it directly when the loss hands over dL/dz fused with the
+        output activation (softmax or sigmoid with cross-entropy).
+        """
+        x = ctx[0]
+        dkernel, dbias, dx = dense_backward(x, dz, self.kernel.value, need_dx)
+        _accumulate(self.kernel, dkernel)
+        if self.use_bias:
+            _accumulate(self.bias, dbias)
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
+            "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
+            "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
+            "bias_constraint": _serialize_or_none(constraints, self.bias_constraint),
+        })
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = {k: v for k, v in config.items()
+                  if k not in ("quantization_config", "lora_rank", "lora_alpha")}
+        return cls(**config)
+
+
+def _accumulate(variable, gradient) -> None:
+    """``variable.grad += gradient`` (the slot is allocated when first needed)."""
+    if variable.grad is None:
+        variable.grad = backend.xp.zeros_like(variable.value)
+    variable.grad += gradient
+
+
+def _serialize_or_none(module, obj):
+    return None if obj is None else module.serialize(obj)
+

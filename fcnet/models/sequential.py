@@ -1,0 +1,234 @@
+"""``Sequential``: a plain stack of layers, each feeding the next."""
+
+from __future__ import annotations
+
+from fcnet import backend
+from fcnet import layers as layers_module
+from fcnet.layers import InputLayer, KerasTensor, Layer
+from fcnet.models.model import Model
+
+
+class Sequential(Model):
+    """A linear stack of layers.
+
+    Args:
+        layers: the layers to add, in order; the first may be ``Input(shape)`` or an
+            ``InputLayer``.
+        trainable: whether training updates the weights.
+        name: the model name (``sequential``, ``sequential_1``, …).
+
+    The model is built (its weights exist) as soon as its input shape is known: from
+    an ``Input``, an ``input_shape=`` on the first layer, ``build(input_shape)``, or the
+    first call on data.
+
+    Math: forward ``h_0 = x, h_i = layer_i(h_{i-1})``; backward runs the layers in
+    reverse, ``dh_{i-1} = layer_i.backward(ctx_i, dh_i)``.
+
+    Example:
+        >>> model = Sequential([Dense(2, activation="relu"), Dense(2)])
+        >>> model.build(input_shape=[None, 3])
+        >>> model.count_params()
+        12
+    """
+
+    def __init__(self, layers=None, trainable: bool = True, name: str | None = None, **kwargs):
+        super().__init__(trainable=trainable, name=name, **kwargs)
+        self._stack: list[Layer] = []
+        self._input_layer: InputLayer | None = None
+        self._output_shapes: list[tuple] = []
+        self._build_input_shape = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers in order (the InputLayer is not listed)."""
+        return list(self._stack)
+
+    @layers.setter
+    def layers(self, value):
+        raise AttributeError("`Sequential.layers` attribute is reserved and should not be used. "
+                             "Use `add()` and `pop()` to change the layers in this model.")
+
+    def _sublayers(self) -> list[Layer]:
+        return self._stack
+
+    def add(self, layer) -> None:
+        """Appends a layer; builds it at once when the model's input shape is known."""
+        if isinstance(layer, KerasTensor) and isinstance(layer.source, InputLayer):
+            layer = layer.source
+        if not isinstance(layer, Layer):
+            raise ValueError("Only instances of `keras.Layer` can be added to a Sequential "
+                             f"model. Received: {layer} (of type {type(layer)})")
+        if isinstance(layer, InputLayer):
+            if self._input_layer is not None or self._stack:
+                raise ValueError(
+                    f"Sequential model '{self.name}' has already been configured to use input "
+                    f"shape {self._input_shape_or_none()}. You cannot add a different Input "
+                    "layer to it.")
+            self._input_layer = layer
+            self.build(layer.batch_shape)
+            return
+        if any(existing.name == layer.name for existing in self._stack):
+            raise ValueError(
+                "All layers added to a Sequential model should have unique names. Name "
+                f"'{layer.name}' is already the name of a layer in this model. Update the "
+                "`name` argument to pass a unique name.")
+        if not self._stack and self._input_layer is None and layer._batch_input_shape:
+            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape,
+                                           name=f"{layer.name}_input")
+        self._stack.append(layer)
+        shape = self._input_shape_or_none()
+        if shape is not None:
+            self.build(shape)
+
+    def pop(self) -> Layer:
+        """Removes and returns the last layer; an emptied model is unbuilt again."""
+        if not self._stack:
+            raise TypeError("There are no layers in the model.")
+        layer = self._stack.pop()
+        self._output_shapes = self._output_shapes[: len(self._stack)]
+        if not self._stack:
+            self.built = False
+        return layer
+
+    def _input_shape_or_none(self):
+        if self._input_layer is not None:
+            return self._input_layer.batch_shape
+        return self._build_input_shape
+
+    # ------------------------------------------------------------------ building
+    def build(self, input_shape=None) -> None:
+        """Builds every layer in turn from ``input_shape`` (batch axis first, may be None)."""
+        if input_shape is None:
+            input_shape = self._input_shape_or_none()
+        if input_shape is None:
+            raise ValueError("You must provide an `input_shape` argument.")
+        input_shape = tuple(input_shape)
+        if self._input_layer is not None and len(input_shape) != len(
+                self._input_layer.batch_shape) or (self._input_layer is not None and any(
+                a is not None and b is not None and a != b
+                for a, b in zip(input_shape, self._input_layer.batch_shape))):
+            raise ValueError(
+                f"Sequential model '{self.name}' has already been configured to use input shape "
+                f"{self._input_layer.batch_shape}. You cannot build it with input_shape "
+                f"{input_shape}")
+        self._build_input_shape = input_shape
+        shapes, shape = [], input_shape
+        with backend.name_scope(self.name):
+            for layer in self._stack:
+                if not layer.built:
+                    layer._build_in_scope(shape)
+                layers_module.input_spec.check_input(layer, shape)
+                shape = _output_shape(layer, shape)
+                shapes.append(shape)
+        self._output_shapes = shapes
+        self.built = bool(self._stack) or self._input_layer is not None
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self._stack:
+            shape = tuple(layer.compute_output_shape(shape))
+        return shape
+
+    @property
+    def input_shape(self):
+        shape = self._input_shape_or_none()
+        if shape is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined input shape "
+                                 "yet.")
+        return shape
+
+    @property
+    def output_shape(self):
+        if not self._output_shapes or len(self._output_shapes) != len(self._stack):
+            raise AttributeError(f"Sequential model '{self.name}' has no defined output shape "
+                                 "yet.")
+        return self._output_shapes[-1]
+
+    @property
+    def inputs(self):
+        return [KerasTensor(self.input_shape, source=self._input_layer)]
+
+    @property
+    def outputs(self):
+        return [KerasTensor(self.output_shape, source=self._stack[-1])]
+
+    def _layer_output_shape(self, index: int):
+        """The output shape of layer ``index`` in this model, or None when unknown."""
+        return self._output_shapes[index] if index < len(self._output_shapes) else None
+
+    # ------------------------------------------------------------------ computing
+    def _ensure_built(self, shape) -> None:
+        if not self._stack:
+            raise ValueError(f"Sequential model '{self.name}' has no layers. Add layers with "
+                             "`add()` before calling it.")
+        if not self.built or len(self._output_shapes) != len(self._stack):
+            layers_module.input_spec.check_input(self._stack[0], shape)
+            known = self._input_shape_or_none()
+            self.build(known if known is not None else (None,) + tuple(shape[1:]))
+
+    def call(self, x, training: bool = False):
+        self._ensure_built(x.shape)
+        for layer in self._stack:
+            x = layer(x, training=training)
+        return x
+
+    def forward(self, x, training: bool = False):
+        """``(y, ctxs)``: runs every layer's ``forward``, keeping each one's ``ctx``."""
+        ctxs = []
+        for layer in self._stack:
+            x, ctx = layer.forward(x, training)
+            ctxs.append(ctx)
+        return x, ctxs
+
+    def backward(self, ctx, dy):
+        """Runs every layer's ``backward`` in reverse; returns dL/dx of the model input."""
+        for layer, layer_ctx in zip(reversed(self._stack), reversed(ctx)):
+            dy = layer.backward(layer_ctx, dy)
+        return dy
+
+    def __call__(self, x, training: bool = False, **kwargs):
+        if isinstance(x, KerasTensor):
+            if not self.built:
+                self.build(x.shape)
+            return KerasTensor(self.compute_output_shape(x.shape), source=self)
+        return super().__call__(x, training=training, **kwargs)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        items = []
+        if self._input_layer is not None or self._build_input_shape is not None:
+            input_layer = self._input_layer or InputLayer(
+                batch_shape=self._build_input_shape, name=f"{self._stack[0].name}_input"
+                if self._stack else None)
+            items.append(layers_module.serialize(input_layer))
+        items += [layers_module.serialize(layer) for layer in self._stack]
+        config = super().get_config()
+        config["layers"] = items
+        if self._build_input_shape is not None:
+            config["build_input_shape"] = list(self._build_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        config = dict(config)
+        items = config.pop("layers", [])
+        build_input_shape = config.pop("build_input_shape", None)
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for item in items:
+            model.add(layers_module.deserialize(item, custom_objects))
+        if not model.built and build_input_shape is not None and model._stack:
+            model.build(build_input_shape)
+        return model
+
+
+def _output_shape(layer: Layer, shape):
+    """The layer's output shape; a layer without shape inference is run on zeros."""
+    try:
+        return tuple(layer.compute_output_shape(shape))
+    except NotImplementedError:
+        probe = backend.xp.zeros(tuple(1 if d is None else d for d in shape), backend.floatx())
+        out = layer.call(probe)
+        return (shape[0],) + tuple(out.shape[1:])

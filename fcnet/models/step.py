@@ -1,0 +1,86 @@
+"""One training step over a stack of layers, with everything decided up front.
+
+Which loss gradient to use (fused with a softmax/sigmoid output or not), which
+variables carry regularizers or constraints, and whether the first layer may skip
+its input gradient are settled once in ``__init__``; ``run`` is then a straight
+line of array calls.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from fcnet import activations
+from fcnet.layers import penalties_and_gradients
+
+_FUSABLE = {activations.softmax: "softmax", activations.sigmoid: "sigmoid"}
+
+
+class TrainStep:
+    """``run(x, y, sample_weight) -> loss``: forward, loss, backward, optimizer update."""
+
+    def __init__(self, model, parameters):
+        self.model = model
+        self.layers = list(model.layers)
+        self.parameters = parameters
+        self.optimizer = model.optimizer
+        self.loss = model.loss
+        self.loss_weight = model.loss_weights
+        variables = parameters.variables
+        self.regularized = [v for v in variables if v.regularizer is not None]
+        self.constrained = [v for v in variables if v.constraint is not None]
+        self.activity = {i: layer.activity_regularizer for i, layer in enumerate(self.layers)
+                         if getattr(layer, "activity_regularizer", None) is not None}
+        last = self.layers[-1]
+        self.fused = None
+        if hasattr(last, "backward_z") and hasattr(self.loss, "fused_gradient"):
+            self.fused = _FUSABLE.get(getattr(last, "activation", None))
+        if len(self.layers) - 1 in self.activity:
+            self.fused = None  # the activity penalty needs dL/dy of the output, not dL/dz
+        first = self.layers[0]
+        self.first_skips_dx = "need_dx" in inspect.signature(first.backward).parameters
+
+    def run(self, x, y, sample_weight=None) -> float:
+        """One step on a batch; returns the batch loss (regularization included)."""
+        value, _, h = self.gradients(x, y, sample_weight)
+        for metric in self.model._metrics_for(y, h):
+            metric.update_state(y, h, sample_weight=sample_weight)
+        self.optimizer.apply(self.parameters.grads)
+        for variable in self.constrained:
+            variable.assign(variable.constraint(variable.value))
+        return value
+
+    def gradients(self, x, y, sample_weight=None, need_dx: bool = False, training=True):
+        """``(loss, dL/dx or None, output)``; dL/dw lands in the flat ``grads`` buffer."""
+        layers = self.layers
+        if self.parameters.grads.size:
+            self.parameters.grads.fill(0)
+        h, ctxs, outputs = x, [], {}
+        for i, layer in enumerate(layers):
+            h, ctx = layer.forward(h, training)
+            ctxs.append(ctx)
+            if i in self.activity:
+                outputs[i] = h
+        last = len(layers) - 1
+        fused = self.fused and self.loss.fused_gradient(self.fused, y, h, sample_weight)
+        if fused:
+            value, dh = fused
+        else:
+            value, dh = self.loss.value_and_gradient(y, h, sample_weight)
+        if self.loss_weight is not None:
+            value, dh = value * self.loss_weight, dh * dh.dtype.type(self.loss_weight)
+        for i in range(last, -1, -1):
+            layer = layers[i]
+            if i in outputs:
+                value += float(self.activity[i](outputs[i]))
+                dh = dh + self.activity[i].gradient(outputs[i])
+            want_dx = i > 0 or need_dx
+            if i == last and fused:
+                dh = layer.backward_z(ctxs[i], dh, want_dx)
+            elif not want_dx and self.first_skips_dx:
+                dh = layer.backward(ctxs[i], dh, need_dx=False)
+            else:
+                dh = layer.backward(ctxs[i], dh)
+        if self.regularized:
+            value += penalties_and_gradients(self.regularized)
+        return float(value), dh, h

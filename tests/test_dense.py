@@ -1,0 +1,186 @@
+"""Dense: Keras's own checklist (spec §9) in our words, plus gradients and errors."""
+
+import numpy as np
+import pytest
+
+import fcnet as keras
+from fcnet.layers import Dense
+from fcnet.testing import check_gradients
+
+
+def test_2d_case_relu_custom_initializers_no_bias():
+    layer = Dense(4, activation="relu", kernel_initializer="random_uniform",
+                  bias_initializer="ones", use_bias=False)
+    y = layer(np.ones((2, 3), "float32"))
+    assert y.shape == (2, 4) and y.dtype == np.float32
+    assert len(layer.trainable_weights) == 1 and layer.non_trainable_weights == []
+    assert layer.losses == [] and layer.supports_masking
+    assert layer.bias is None
+
+
+def test_3d_case_regularizers_give_two_losses():
+    layer = Dense(5, activation="sigmoid", kernel_regularizer="l2", bias_regularizer="l2")
+    y = layer(np.random.rand(2, 3, 4))
+    assert y.shape == (2, 3, 5)
+    assert layer.kernel.shape == (4, 5)  # last axis only: no flattening
+    assert len(layer.trainable_weights) == 2
+    assert len(layer.losses) == 2
+    expected = 0.01 * float((layer.kernel.numpy().astype(np.float64) ** 2).sum())
+    assert layer.losses[0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_rank3_input_equals_per_position_matmul():
+    layer = Dense(3)
+    x = np.random.rand(2, 5, 4).astype("float32")
+    y = layer(x)
+    w, b = layer.get_weights()
+    np.testing.assert_allclose(y, np.einsum("bti,ij->btj", x, w) + b, rtol=1e-6)
+
+
+@pytest.mark.parametrize("units", [0, -3, 2.5, None, "64"])
+def test_invalid_units(units):
+    with pytest.raises(ValueError, match="positive integer"):
+        Dense(units)
+
+
+def test_numbers_by_hand():
+    def make(**kwargs):
+        layer = Dense(2, **kwargs)
+        layer.build((None, 2))
+        weights = [np.array([[1.0, -2.0], [3.0, -4.0]])]
+        if layer.use_bias:
+            weights.append(np.array([5.0, -6.0]))
+        layer.set_weights(weights)
+        return layer
+
+    x = np.array([[-1.0, 2.0]])
+    np.testing.assert_array_equal(make(activation="relu")(x), [[10.0, 0.0]])
+    plain = make(use_bias=False)
+    np.testing.assert_array_equal(plain(x), [[5.0, -6.0]])
+    assert plain.bias is None
+    np.testing.assert_array_equal(make(activation="relu", use_bias=False)(x), [[5.0, 0.0]])
+    layer = make(activation="relu")
+    layer.activation = None
+    np.testing.assert_array_equal(layer(x), [[10.0, -12.0]])
+
+
+def test_wrong_last_dimension_names_the_layer():
+    layer = Dense(2)
+    layer(np.ones((1, 2)))
+    with pytest.raises(ValueError, match=r'layer "dense" is incompatible with the layer: '
+                                         r"expected axis -1 of input shape to have value 2"):
+        layer(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="expected min_ndim=2, found ndim=1"):
+        layer(np.ones(2))
+
+
+def test_constraints_are_attached():
+    layer = Dense(2, kernel_constraint="non_neg", bias_constraint="non_neg")
+    layer.build((None, 3))
+    assert type(layer.kernel.constraint).__name__ == "NonNeg"
+    assert type(layer.bias.constraint).__name__ == "NonNeg"
+
+
+def test_lazy_weights_and_rebuild():
+    layer = Dense(10)
+    with pytest.raises(AttributeError, match="'Dense' object has no attribute 'bias'"):
+        layer.bias
+    assert layer.weights == [] and layer.get_weights() == []
+    with pytest.raises(ValueError, match="isn't built"):
+        layer.count_params()
+    layer.build((None, 4))
+    assert layer.kernel.shape == (4, 10)
+    layer.build((None, 20))
+    assert [(v.name, v.shape) for v in layer.weights] == [("kernel:0", (20, 10)),
+                                                          ("bias:0", (10,))]
+
+
+def test_glorot_uniform_bounds_and_zero_bias():
+    layer = Dense(512)
+    layer.build((None, 784))
+    limit = np.sqrt(6 / (784 + 512))
+    w = layer.kernel.numpy()
+    assert w.dtype == np.float32 and np.abs(w).max() <= limit
+    assert np.abs(w).max() > 0.95 * limit
+    assert not layer.bias.numpy().any()
+
+
+def test_non_float_inputs_are_cast_to_float32():
+    layer = Dense(3)
+    assert layer(np.ones((2, 4), dtype=np.int64)).dtype == np.float32
+    assert layer(np.ones((2, 4), dtype=np.float64)).dtype == np.float32
+
+
+def test_config_round_trip():
+    layer = Dense(3, activation="tanh", use_bias=False, kernel_regularizer="l1",
+                  activity_regularizer="l2", kernel_constraint="max_norm", name="head")
+    config = layer.get_config()
+    assert list(config)[:6] == ["name", "trainable", "dtype", "units", "activation", "use_bias"]
+    clone = Dense.from_config(config)
+    assert clone.get_config() == config and clone.name == "head"
+    assert keras.layers.deserialize(keras.layers.serialize(clone)).get_config() == config
+
+
+def test_set_weights_errors():
+    layer = Dense(2)
+    layer.build((None, 3))
+    with pytest.raises(ValueError, match="weight list of length 1, but the layer was "
+                                         "expecting 2 weights"):
+        layer.set_weights([np.zeros((3, 2))])
+    with pytest.raises(ValueError, match=r"weight shape \(3, 2\) is not compatible with "
+                                         r"provided weight shape \(4, 2\)"):
+        layer.set_weights([np.zeros((4, 2)), np.zeros(2)])
+
+
+def test_unknown_keyword_and_bad_name():
+    with pytest.raises(ValueError, match="Unrecognized keyword arguments passed to Dense"):
+        Dense(2, foo=1)
+    with pytest.raises(ValueError, match="cannot contain character `/`"):
+        Dense(2, name="a/b")
+
+
+ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus",
+               "softsign", "swish", "gelu", "leaky_relu", "relu6", "hard_sigmoid",
+               "exponential", "mish"]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_gradients_for_every_activation(activation):
+    layer = Dense(3, activation=activation)
+    x = np.random.default_rng(0).normal(size=(4, 5))
+    check_gradients(layer, x)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"use_bias": False},
+    {"kernel_regularizer": "l1", "bias_regularizer": "l2"},
+    {"kernel_regularizer": keras.regularizers.L1L2(l1=0.01, l2=0.02)},
+    {"activity_regularizer": "l2", "activation": "tanh"},
+    {"activity_regularizer": "l1", "activation": "sigmoid"},
+])
+def test_gradients_for_dense_configurations(kwargs):
+    check_gradients(Dense(3, **kwargs), np.random.default_rng(1).normal(size=(4, 5)))
+
+
+def test_gradients_rank3_input():
+    check_gradients(Dense(2, activation="tanh"), np.random.default_rng(2).normal(size=(2, 3, 4)))
+
+
+def test_checker_catches_a_wrong_backward():
+    class TwiceDense(Dense):
+        def backward(self, ctx, dy, need_dx=True):
+            return 2 * super().backward(ctx, dy, need_dx)
+
+    with pytest.raises(AssertionError, match="Gradient check failed for input"):
+        check_gradients(TwiceDense(3), np.random.default_rng(3).normal(size=(4, 5)))
+
+
+def test_checker_catches_a_wrong_kernel_gradient():
+    class HalfKernel(Dense):
+        def backward_z(self, ctx, dz, need_dx=True):
+            dx = super().backward_z(ctx, dz, need_dx)
+            self.kernel.grad *= 0.5
+            return dx
+
+    with pytest.raises(AssertionError, match="Gradient check failed for dense/kernel"):
+        check_gradients(HalfKernel(3), np.random.default_rng(4).normal(size=(4, 5)))
