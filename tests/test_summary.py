@@ -37,7 +37,7 @@ def test_seed_000_table_with_the_notebook_names():
     model.build(input_shape=[None, 3])
     lines = lines_of(model)
     assert lines == SEED_000.split("\n")
-    assert all(len(line) == 65 for line in lines[1:11])
+    assert all(len(line) == 65 for line in lines[1:10])
 
 
 def test_unbuilt_model_prints_question_marks():

@@ -205,6 +205,7 @@ class Layer:
             return KerasTensor(self.compute_output_shape(x.shape), source=self)
         x = _as_float_array(x, self.dtype)
         if not self.built:
+            check_input(self, x.shape)
             self._build_in_scope(x.shape)
         check_input(self, x.shape)
         y = self.call(x, training=training, **kwargs)

@@ -169,6 +169,9 @@ class Sequential(Model):
             known = self._input_shape_or_none()
             self.build(known if known is not None else (None,) + tuple(shape[1:]))
 
+    def _build_in_scope(self, input_shape) -> None:
+        self._ensure_built(tuple(input_shape))
+
     def call(self, x, training: bool = False):
         self._ensure_built(x.shape)
         for layer in self._stack:
