@@ -1,0 +1,49 @@
+"""DESIGN §1: an import only points down the floors of the house."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "fcnet"
+
+FLOORS = {
+    "backend": 1, "random": 1,
+    "ops": 2,
+    "activations": 3, "initializers": 3, "regularizers": 3, "constraints": 3, "losses": 3,
+    "metrics": 3, "_registry": 3,
+    "variables": 4, "layers": 4,
+    "optimizers": 5, "callbacks": 5,
+    "models": 6,
+    "saving": 7, "distributed": 7, "utils": 7, "datasets": 7, "testing": 7,
+    "__init__": 8, "__main__": 8,
+}
+
+
+def floor_of(module_parts):
+    return FLOORS[module_parts[0]] if module_parts else 8
+
+
+def imported_modules(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fcnet"):
+            parts = node.module.split(".")[1:]
+            if parts:
+                yield node.lineno, parts
+            else:
+                for alias in node.names:
+                    yield node.lineno, [alias.name]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("fcnet."):
+                    yield node.lineno, alias.name.split(".")[1:]
+
+
+def test_every_module_has_a_floor_and_imports_only_downwards():
+    offences = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        own = floor_of(list(parts))
+        for lineno, target in imported_modules(ast.parse(path.read_text())):
+            if floor_of(target) > own:
+                offences.append(f"{path.relative_to(PACKAGE)}:{lineno} imports "
+                                f"fcnet.{'.'.join(target)} (floor {floor_of(target)} > {own})")
+    assert offences == []
