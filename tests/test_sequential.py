@@ -144,3 +144,38 @@ def test_model_gradients_through_three_layers():
     model = keras.Sequential([Input(shape=(4,)), Dense(5, activation="tanh"),
                               Dense(3, activation="relu"), Dense(2)])
     keras.testing.check_gradients(model, np.random.default_rng(0).normal(size=(6, 4)))
+
+
+def test_nested_sequential_as_first_layer():
+    inner = keras.Sequential([Dense(4, activation="tanh"), Dense(3)])
+    model = keras.Sequential([Input(shape=(2,)), inner, Dense(1)])
+    assert model(np.ones((5, 2))).shape == (5, 1)
+    assert len(model.weights) == 6 and model.count_params() == (2 * 4 + 4) + (4 * 3 + 3) + 4
+    keras.testing.check_gradients(model, np.random.default_rng(1).normal(size=(3, 2)))
+
+
+def test_layer_without_shape_inference_runs_and_summarises():
+    class Double(keras.layers.Layer):
+        def call(self, x, training=False):
+            return 2 * x
+
+    model = keras.Sequential([Dense(3), Double()])
+    assert model(np.ones((2, 4))).shape == (2, 3)
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert lines[6].startswith("double (Double)              (None, 3)")
+
+
+def test_symbolic_call_builds_an_unbuilt_layer():
+    layer = Dense(6)
+    out = layer(Input(shape=(3, 4)))
+    assert layer.built and out.shape == (None, 3, 6) and layer.kernel.shape == (4, 6)
+
+
+def test_model_is_picklable():
+    import pickle
+
+    model = keras.Sequential([Input(shape=(3,)), Dense(2, activation="relu")])
+    x = np.random.rand(4, 3).astype("float32")
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(clone(x), model(x))
