@@ -1,0 +1,57 @@
+"""SGD, with optional momentum and Nesterov momentum (Keras 3's formulation)."""
+
+from __future__ import annotations
+
+from fcnet.optimizers.base import Optimizer
+
+
+class SGD(Optimizer):
+    """Gradient descent, with momentum and Nesterov momentum.
+
+    Plain: ``θ ← θ − lr·g``. With momentum ``μ``::
+
+        m ← μ·m − lr·g
+        θ ← θ + m                  (nesterov=False)
+        θ ← θ + μ·m − lr·g         (nesterov=True, with the new m)
+
+    Args:
+        learning_rate: float, schedule or callable; defaults to 0.01.
+        momentum: float in [0, 1]; 0 means no momentum slot is created.
+        nesterov: use Nesterov momentum.
+        **kwargs: the base keyword arguments (``Optimizer``).
+
+    Slots: ``momentum`` per variable, only when ``momentum != 0``.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not (
+                0 <= momentum <= 1):
+            raise ValueError("`momentum` must be a float between [0, 1].")
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+
+    def _slot_groups(self):
+        return [("momentum",)] if self.momentum != 0 else []
+
+    def _update(self, g, lr, t):
+        xp, p, t1 = self._xp, self._p, self._t1
+        mu = self.momentum
+        k_lr, k_mu = self._coefs(lr, mu)
+        xp.multiply(g, k_lr, out=t1)  # lr·g
+        if mu == 0:
+            p -= t1
+            return
+        m = self._slots["momentum"]
+        m *= k_mu
+        m -= t1
+        if self.nesterov:
+            t2 = self._t2
+            xp.multiply(m, k_mu, out=t2)
+            t2 -= t1
+            p += t2
+        else:
+            p += m
+
+    def _own_config(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
