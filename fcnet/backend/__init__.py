@@ -11,7 +11,7 @@ import os
 
 import numpy
 
-from fcnet.backend.naming import clear_names, get_uid, name_scope, current_scope, snake_case
+from fcnet.backend.naming import clear_names, current_scope, get_uid, name_scope, snake_case
 from fcnet.backend.random import SeedGenerator, generator, set_random_seed
 
 xp = numpy

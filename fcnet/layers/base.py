@@ -16,6 +16,7 @@ import numpy
 
 from fcnet import backend
 from fcnet.layers.input_spec import InputSpec, KerasTensor, check_input
+from fcnet.layers.regularization import activity_penalty
 from fcnet.variables import Variable
 
 _BASE_KWARGS = ("input_shape", "input_dim", "batch_input_shape", "batch_size")
@@ -210,7 +211,7 @@ class Layer:
         check_input(self, x.shape)
         y = self.call(x, training=training, **kwargs)
         if self.activity_regularizer is not None:
-            self._activity_losses = [float(self.activity_regularizer(y))]
+            self._activity_losses = [activity_penalty(self.activity_regularizer, y)[0]]
         return y
 
     # ------------------------------------------------------------------ config

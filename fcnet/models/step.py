@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 
 from fcnet import activations
-from fcnet.layers import penalties_and_gradients
+from fcnet.layers import activity_penalty, penalties_and_gradients
 
 _FUSABLE = {activations.softmax: "softmax", activations.sigmoid: "sigmoid"}
 
@@ -43,8 +43,7 @@ class TrainStep:
     def run(self, x, y, sample_weight=None) -> float:
         """One step on a batch; returns the batch loss (regularization included)."""
         value, _, h = self.gradients(x, y, sample_weight)
-        for metric in self.model._metrics_for(y, h):
-            metric.update_state(y, h, sample_weight=sample_weight)
+        self.model._update_metrics(y, h, sample_weight)
         self.optimizer.apply(self.parameters.grads)
         for variable in self.constrained:
             variable.assign(variable.constraint(variable.value))
@@ -72,8 +71,9 @@ class TrainStep:
         for i in range(last, -1, -1):
             layer = layers[i]
             if i in outputs:
-                value += float(self.activity[i](outputs[i]))
-                dh = dh + self.activity[i].gradient(outputs[i])
+                penalty, dpenalty = activity_penalty(self.activity[i], outputs[i])
+                value += penalty
+                dh = dh + dpenalty
             want_dx = i > 0 or need_dx
             if i == last and fused:
                 dh = layer.backward_z(ctxs[i], dh, want_dx)

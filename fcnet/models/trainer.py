@@ -18,7 +18,7 @@ from fcnet import backend, losses
 from fcnet import metrics as metrics_module
 from fcnet import optimizers as optimizers_module
 from fcnet.callbacks import CallbackList, History
-from fcnet.layers import Layer
+from fcnet.layers import Layer, activity_penalty
 from fcnet.layers.input_spec import check_input
 from fcnet.models import data_adapter as adapter
 from fcnet.models.parameters import FlatParameters
@@ -47,7 +47,8 @@ class Trainer:
                              f"or a list of one. Received: loss_weights={loss_weights}")
         self.loss_weights = loss_weights
         self._metric_identifiers = list(metrics or []) + list(weighted_metrics or [])
-        self._weighted = len(metrics or [])
+        # Keras: `metrics` ignore sample weights, `weighted_metrics` use them.
+        self._metric_weighted = [False] * len(metrics or []) + [True] * len(weighted_metrics or [])
         for identifier in self._metric_identifiers:
             metrics_module.check_identifier(identifier)
         self._compiled_metrics = None
@@ -86,6 +87,10 @@ class Trainer:
                 metrics_module.get_for_output(identifier, y, p, self.loss)
                 for identifier in self._metric_identifiers]
         return self._compiled_metrics
+
+    def _update_metrics(self, y, p, sample_weight) -> None:
+        for metric, weighted in zip(self._metrics_for(y, p), self._metric_weighted):
+            metric.update_state(y, p, sample_weight=sample_weight if weighted else None)
 
     @property
     def metrics(self):
@@ -248,14 +253,18 @@ class Trainer:
 
     def _test_step(self, x, y, sample_weight) -> float:
         self._ensure_built(x.shape)
-        p = self._predict_array(x)
+        check_input(self.layers[0], x.shape)
+        p, penalty = backend.xp.asarray(x), 0.0
+        for layer in self.layers:  # as predict, adding activity penalties as training does
+            p = layer.forward(p, False)[0]
+            if getattr(layer, "activity_regularizer", None) is not None:
+                penalty += activity_penalty(layer.activity_regularizer, p)[0]
         value = float(self.loss(y, p, sample_weight=sample_weight))
         if self.loss_weights is not None:
             value *= self.loss_weights
-        value += sum(float(v.regularizer(v.value)) for v in self.trainable_variables
-                     if v.regularizer is not None)
-        for metric in self._metrics_for(y, p):
-            metric.update_state(y, p, sample_weight=sample_weight)
+        value += penalty + sum(float(v.regularizer(v.value)) for v in self.trainable_variables
+                               if v.regularizer is not None)
+        self._update_metrics(y, p, sample_weight)
         return value
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy
 
-from fcnet.layers import Layer, penalties_and_gradients
+from fcnet.layers import Layer, activity_penalty, penalties_and_gradients
 
 
 def check_gradients(model_or_layer: Layer, x, y=None, sample_weight=None, epsilon=1e-6,
@@ -95,7 +95,7 @@ def _objective(target, x, y, sample_weight, variables, seed):
             r = numpy.random.default_rng(seed + 1).normal(size=out.shape)
         total = float((r * out).sum())
         if activity is not None:
-            total += float(activity(out))
+            total += activity_penalty(activity, out)[0]
         return total + sum(float(v.regularizer(v.value)) for v in variables if v.regularizer)
 
     def gradients(inputs):
@@ -105,7 +105,7 @@ def _objective(target, x, y, sample_weight, variables, seed):
         out, ctx = target.forward(inputs, False)
         dy = r.copy()
         if activity is not None:
-            dy = dy + activity.gradient(out)
+            dy = dy + activity_penalty(activity, out)[1]
         dx = target.backward(ctx, dy)
         penalties_and_gradients(variables)
         return dx, [v.grad.copy() for v in variables]
