@@ -19,9 +19,9 @@ import fcnet
 os.environ.setdefault("KERAS_BACKEND", "jax")
 keras = pytest.importorskip("keras")
 
-# 32 samples = 4 full batches of 8: one batch shape keeps JAX's per-shape compilations
+# 24 samples = 3 full batches of 8: one batch shape keeps JAX's per-shape compilations
 # few. Cases that need a short last batch set their own ``n``.
-N, FEATURES, HIDDEN = 32, 4, 5
+N, FEATURES, HIDDEN = 24, 4, 5
 FIT = dict(batch_size=8, epochs=3, shuffle=False, verbose=0)
 LOSS_TOL = dict(rtol=1e-4, atol=1e-6)
 WEIGHT_TOL = dict(rtol=1e-4, atol=1e-5)
@@ -74,9 +74,11 @@ def _model(mod, case):
 def _compile(model, mod, case):
     # Keras runs eagerly: the same arithmetic, without seconds of XLA compilation per case.
     eager = {"run_eagerly": True} if mod is keras else {}
+    metrics = case.get("metrics")
     model.compile(optimizer=case["optimizer"](mod), loss=case["loss"](mod),
-                  metrics=case.get("metrics"), weighted_metrics=case.get("weighted_metrics"),
-                  **eager)
+                  metrics=metrics(mod) if callable(metrics) else metrics,
+                  weighted_metrics=case.get("weighted_metrics"),
+                  loss_weights=case.get("loss_weights"), **eager)
 
 
 def _fit_kwargs(case, y):
@@ -163,6 +165,11 @@ OPTIMIZER_CASES = [
     _case("adam-global-clipnorm",
           _opt("Adam", learning_rate=0.01, global_clipnorm=0.1), units=2),
     _case("sgd-exponential-decay", _exp_decay, units=2),
+    _case("sgd-weight-decay", _opt("SGD", learning_rate=0.05, weight_decay=0.1), units=2),
+    _case("adam-weight-decay", _opt("Adam", learning_rate=0.01, weight_decay=0.1), units=2),
+    _case("adagrad-initial-accumulator",
+          _opt("Adagrad", learning_rate=0.1, initial_accumulator_value=0.5), units=2),
+    _case("rmsprop-string", lambda mod: "rmsprop", units=2),
 ]
 
 LOSS_CASES = [
@@ -202,7 +209,13 @@ LOSS_CASES = [
     _case("poisson-exponential", _opt("SGD", learning_rate=0.02), _loss("Poisson"),
           units=2, activation="exponential", target="counts"),
     _case("cosine-similarity", loss=_loss("CosineSimilarity"), units=3),
+    _case("categorical-hinge", _opt("SGD", learning_rate=0.05), _loss("CategoricalHinge"),
+          units=3, target="onehot"),
     _case("mse-string", loss=lambda mod: "mse", units=2),
+    _case("bce-string", loss=lambda mod: "binary_crossentropy", activation="sigmoid",
+          target="binary"),
+    _case("scce-string", loss=lambda mod: "sparse_categorical_crossentropy", units=3,
+          activation="softmax", target="sparse"),
 ]
 
 
@@ -216,6 +229,12 @@ def _regularized(mod):
 
 def _output_activity(mod):
     return {}, dict(activity_regularizer=mod.regularizers.L1(0.01))
+
+
+def _constrained(mod):
+    return (dict(kernel_constraint=mod.constraints.MaxNorm(0.6)),
+            dict(kernel_constraint=mod.constraints.UnitNorm(),
+                 bias_constraint=mod.constraints.NonNeg()))
 
 
 def _weight_only(mod):
@@ -257,6 +276,15 @@ TRAINING_CASES = [
           activation="softmax", target="sparse", metrics=["accuracy"]),
     _case("metrics-mae", units=2, metrics=["mae"]),
     _case("metrics-mae-mse", units=2, metrics=["mae", "mse"]),
+    _case("metrics-acc-crossentropy", loss=_loss("CategoricalCrossentropy"), units=3,
+          activation="softmax", target="onehot",
+          metrics=["acc", "categorical_crossentropy"]),
+    _case("metrics-precision-recall-auc", loss=_loss("BinaryCrossentropy"),
+          activation="sigmoid", target="binary",
+          metrics=lambda mod: [mod.metrics.Precision(), mod.metrics.Recall(),
+                               mod.metrics.AUC()]),
+    _case("constraints", units=2, layer_kwargs=_constrained),
+    _case("loss-weights", units=2, loss_weights=0.5),
     _case("relu-hidden", units=2, hidden="relu"),
 ]
 

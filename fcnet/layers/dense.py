@@ -109,7 +109,7 @@ class Dense(Layer):
         output activation (softmax or sigmoid with cross-entropy).
         """
         x = ctx[0]
-        dkernel, dbias, dx = dense_backward(x, dz, self.kernel.value, need_dx)
+        dkernel, dbias, dx = dense_backward(x, dz, self.kernel.value, self.use_bias, need_dx)
         _accumulate(self.kernel, dkernel)
         if self.use_bias:
             _accumulate(self.bias, dbias)

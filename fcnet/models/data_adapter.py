@@ -125,6 +125,12 @@ class ArrayBatches:
             order = self.rng.permutation(self.n)
             arrays = tuple(None if a is None else a[order] for a in arrays)
         size = self.batch_size
+        if len(arrays) == 3 and arrays[2] is None:  # the common (x, y) case, kept lean
+            x, y, _ = arrays
+            for start in range(0, self.n, size):
+                stop = start + size
+                yield x[start:stop], y[start:stop], None
+            return
         for start in range(0, self.n, size):
             yield tuple(None if a is None else a[start:start + size] for a in arrays)
 

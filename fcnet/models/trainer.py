@@ -175,6 +175,8 @@ class Trainer:
                 weights = adapter.class_weights_to_sample_weights(y, class_weight)
                 sample_weight = weights if sample_weight is None else sample_weight * weights
             _check_finite(x, "x")
+            self._prepare(x)
+            y = self._align_targets(y)
             arrays = (x, y, sample_weight)
             if validation_data is None and validation_split:
                 arrays, val_arrays = adapter.split_validation(arrays, validation_split)
@@ -189,14 +191,32 @@ class Trainer:
         if isinstance(validation_data, adapter.PyDataset) or _is_iterator(validation_data):
             return adapter.IterableBatches(validation_data)
         vx, vy, vsw = (tuple(validation_data) + (None,))[:3]
-        vx, vy = adapter.as_input_array(vx), adapter.as_target_array(vy)
+        vx, vy = adapter.as_input_array(vx), self._align_targets(adapter.as_target_array(vy))
         adapter.check_lengths(("x", vx), ("y", vy))
         return adapter.ArrayBatches((vx, vy, vsw), batch_size)
 
+    def _align_targets(self, y):
+        """A ``(n,)`` target for ``(n, 1)`` outputs becomes ``(n, 1)`` once, not every step."""
+        try:
+            out = self.output_shape
+        except AttributeError:
+            return y
+        if y.ndim == len(out) - 1 and out[-1] == 1:
+            return y.reshape(y.shape + (1,))
+        return y
+
     def _check_targets(self, y) -> None:
-        check = getattr(self.loss, "check_targets", None)
-        if check is not None:
-            check(y, self.output_shape)
+        """Sparse labels outside ``[0, classes)`` fail before any step, naming the label."""
+        if not isinstance(self.loss, losses.SparseCategoricalCrossentropy) or not y.size:
+            return
+        classes = self.output_shape[-1]
+        labels = y[y != self.loss.ignore_class] if self.loss.ignore_class is not None else y
+        bad = labels[(labels < 0) | (labels >= classes)]
+        if bad.size:
+            raise ValueError(
+                f"{type(self.loss).__name__}: labels must be integers in [0, {classes}) for a "
+                f"model with {classes} outputs. Received: label {bad.reshape(-1)[0]!r} "
+                f"({bad.size} labels out of range)")
 
     # ------------------------------------------------------------------ logs
     def _reset_metrics(self) -> None:

@@ -17,12 +17,13 @@ def dense_forward(x, kernel, bias=None):
     return z
 
 
-def dense_backward(x, dz, kernel, need_dx: bool = True):
-    """``(dkernel, dbias, dx)`` for ``z = x · kernel + bias``; ``dx`` is None when not needed."""
-    units = kernel.shape[1]
-    x2 = x.reshape(-1, kernel.shape[0])
-    dz2 = dz.reshape(-1, units)
-    dkernel = x2.T @ dz2  # dL/dW_ij = Σ_n x_ni dz_nj
-    dbias = dz2.sum(axis=0)  # dL/db_j = Σ_n dz_nj
+def dense_backward(x, dz, kernel, use_bias: bool = True, need_dx: bool = True):
+    """``(dkernel, dbias, dx)`` for ``z = x · kernel + bias``; None for what is not needed."""
+    if x.ndim != 2:  # every leading axis is a batch axis
+        x, dz2 = x.reshape(-1, kernel.shape[0]), dz.reshape(-1, kernel.shape[1])
+    else:
+        dz2 = dz
+    dkernel = x.T @ dz2  # dL/dW_ij = Σ_n x_ni dz_nj
+    dbias = dz2.sum(axis=0) if use_bias else None  # dL/db_j = Σ_n dz_nj
     dx = dz @ kernel.T if need_dx else None  # dL/dx_ni = Σ_j dz_nj W_ij
     return dkernel, dbias, dx
