@@ -41,11 +41,11 @@ def torch_fit(x, y, batch):
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
     def run():
-        perm = torch.randperm(len(xt))
+        perm = torch.randperm(len(xt))  # one shuffled copy per epoch, then contiguous views
+        xs, ys = xt[perm], yt[perm]
         for start in range(0, len(xt), batch):
-            idx = perm[start:start + batch]
             opt.zero_grad()
-            loss_fn(model(xt[idx]), yt[idx]).backward()
+            loss_fn(model(xs[start:start + batch]), ys[start:start + batch]).backward()
             opt.step()
     return run
 

@@ -48,11 +48,11 @@ def torch_fit(x, y):
         model = torch.nn.Linear(1, 1, bias=False)
         opt = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
         loss_fn = torch.nn.MSELoss()
-        perm = torch.randperm(len(xt))
+        perm = torch.randperm(len(xt))  # one shuffled copy per epoch, then contiguous views
+        xs, ys = xt[perm], yt[perm]
         for start in range(0, len(xt), 32):
-            idx = perm[start:start + 32]
             opt.zero_grad()
-            loss = loss_fn(model(xt[idx]), yt[idx])
+            loss = loss_fn(model(xs[start:start + 32]), ys[start:start + 32])
             loss.backward()
             opt.step()
     return run
