@@ -106,10 +106,8 @@ class Sequential(Model):
         if input_shape is None:
             raise ValueError("You must provide an `input_shape` argument.")
         input_shape = tuple(input_shape)
-        if self._input_layer is not None and len(input_shape) != len(
-                self._input_layer.batch_shape) or (self._input_layer is not None and any(
-                a is not None and b is not None and a != b
-                for a, b in zip(input_shape, self._input_layer.batch_shape))):
+        if self._input_layer is not None and not _compatible(input_shape,
+                                                             self._input_layer.batch_shape):
             raise ValueError(
                 f"Sequential model '{self.name}' has already been configured to use input shape "
                 f"{self._input_layer.batch_shape}. You cannot build it with input_shape "
@@ -225,6 +223,12 @@ class Sequential(Model):
         if not model.built and build_input_shape is not None and model._stack:
             model.build(build_input_shape)
         return model
+
+
+def _compatible(shape, declared) -> bool:
+    """Same rank, and every size equal where both are known."""
+    return len(shape) == len(declared) and all(
+        a is None or b is None or a == b for a, b in zip(shape, declared))
 
 
 def _output_shape(layer: Layer, shape):

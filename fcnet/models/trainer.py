@@ -255,16 +255,17 @@ class Trainer:
         self._reset_metrics()
         if callback_list is not None:
             callback_list.on_test_begin()
+        hooks = callback_list is not None and callback_list.needs_test_batch_hooks
         loss_sum, seen = 0.0, 0
         for index, (xb, yb, swb) in enumerate(data.epoch()):
             if steps is not None and index >= steps:
                 break
-            if callback_list is not None:
+            if hooks:
                 callback_list.on_test_batch_begin(index)
             n = len(xb)
             loss_sum += self._test_step(xb, yb, swb) * n
             seen += n
-            if callback_list is not None:
+            if hooks:
                 callback_list.on_test_batch_end(index, self._logs(loss_sum / seen))
         logs = self._logs(loss_sum / seen if seen else float("nan"))
         if callback_list is not None:
@@ -299,14 +300,17 @@ class Trainer:
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=steps or data.steps)
         callback_list.on_predict_begin()
+        hooks = callback_list.needs_predict_batch_hooks
         outputs = []
         for index, batch in enumerate(data.epoch()):
             if steps is not None and index >= steps:
                 break
-            callback_list.on_predict_batch_begin(index)
+            if hooks:
+                callback_list.on_predict_batch_begin(index)
             self._ensure_built(batch[0].shape)
             outputs.append(backend.to_numpy(self._predict_array(batch[0])))
-            callback_list.on_predict_batch_end(index, {"outputs": outputs[-1]})
+            if hooks:
+                callback_list.on_predict_batch_end(index, {"outputs": outputs[-1]})
         callback_list.on_predict_end()
         return numpy.concatenate(outputs) if outputs else numpy.zeros((0,), backend.floatx())
 
