@@ -29,6 +29,7 @@ import math
 import numpy
 
 from fcnet import backend
+from fcnet._registry import unknown_identifier
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -343,8 +344,7 @@ _BY_NAME.update(swish=silu, hard_swish=hard_silu)
 
 
 def _unknown(identifier):
-    return ValueError(f"Could not interpret activation function identifier: {identifier}. "
-                      f"Known: {', '.join(sorted(_BY_NAME))}")
+    return unknown_identifier("activation function", identifier, sorted(_BY_NAME))
 
 
 def get(identifier):

@@ -1,4 +1,6 @@
-"""Every test starts from fresh name counters and a fixed seed."""
+"""Every test starts from fresh name counters and a fixed seed; `keras` is real Keras 3."""
+
+import os
 
 import pytest
 
@@ -10,3 +12,14 @@ def fresh_session():
     fcnet.backend.clear_session()
     fcnet.utils.set_random_seed(1234)
     yield
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """Real Keras 3 for parity checks, skipped where unavailable. The TensorFlow backend
+    is not installed; NumPy's will do unless KERAS_BACKEND names another."""
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    keras = pytest.importorskip("keras")
+    if int(keras.__version__.split(".")[0]) < 3:
+        pytest.skip("Keras 3 needed")
+    return keras

@@ -2,7 +2,6 @@
 
 import functools
 import math
-import os
 
 import numpy as np
 import pytest
@@ -230,19 +229,6 @@ def test_needs_input_flags():
     assert needs_x == {"silu", "gelu", "mish", "hard_silu"}
     with pytest.raises(ValueError, match="needs the input x"):
         activations.relu.gradient(np.ones(2), None, np.ones(2), max_value=1.0)
-
-
-@pytest.fixture(scope="module")
-def keras():
-    """Real Keras 3 on its NumPy backend, for parity checks; skipped where unavailable."""
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except ImportError:
-        pytest.skip("keras is not installed")
-    if int(keras.__version__.split(".")[0]) < 3:
-        pytest.skip("Keras 3 needed")
-    return keras
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))

@@ -422,12 +422,6 @@ def test_terminate_on_nan_can_raise():
 
 
 # ---------------------------------------------------------------- parity with Keras
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    return pytest.importorskip("keras")
-
-
 def drive(callback, model, epoch_logs):
     """Runs one callback (fcnet's or Keras's) through scripted epochs."""
     callback.set_model(model)

@@ -1,7 +1,5 @@
 """Constraints: projections worked by hand, Keras parity, configs and lookup."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -109,19 +107,6 @@ def test_unknown_identifier_lists_known_names(bad):
     with pytest.raises(ValueError, match="Could not interpret constraint identifier") as e:
         constraints.get(bad)
     assert "Known: " in str(e.value) and "non_neg" in str(e.value)
-
-
-@pytest.fixture(scope="module")
-def keras():
-    """Real Keras 3 on its NumPy backend, for parity checks; skipped where unavailable."""
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except ImportError:
-        pytest.skip("keras is not installed")
-    if int(keras.__version__.split(".")[0]) < 3:
-        pytest.skip("Keras 3 needed")
-    return keras
 
 
 @pytest.mark.parametrize(

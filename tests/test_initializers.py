@@ -1,7 +1,6 @@
 """Initializers: shapes, dtypes, statistics, seeding, configs and lookup."""
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -228,19 +227,6 @@ def test_unknown_identifier_lists_known_names(bad):
     with pytest.raises(ValueError, match="Could not interpret initializer identifier") as e:
         initializers.get(bad)
     assert "Known: " in str(e.value) and "glorot_uniform" in str(e.value)
-
-
-@pytest.fixture(scope="module")
-def keras():
-    """Real Keras 3 on its NumPy backend, for parity checks; skipped where unavailable."""
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except ImportError:
-        pytest.skip("keras is not installed")
-    if int(keras.__version__.split(".")[0]) < 3:
-        pytest.skip("Keras 3 needed")
-    return keras
 
 
 @pytest.mark.parametrize("name", ALL)

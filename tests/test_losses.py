@@ -1,7 +1,5 @@
 """Losses: parity with real Keras 3, NumPy formulas, gradients, fused gradients, errors."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -9,12 +7,6 @@ from fcnet import losses
 
 RNG = np.random.default_rng(7)
 N, K = 6, 4
-
-
-def _keras():
-    # The TensorFlow backend is not installed; any other Keras backend will do.
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    return pytest.importorskip("keras")
 
 
 def _softmax(z):
@@ -83,8 +75,7 @@ IDS = [f"{c}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for c, kw, _, _ in C
 
 @pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", None, "mean"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_value_matches_keras(case, reduction):
-    keras = _keras()
+def test_value_matches_keras(keras, case, reduction):
     name, kwargs, t_key, p_key = case
     d = _data()
     for w in (None, d["w"]):
@@ -98,8 +89,7 @@ def test_value_matches_keras(case, reduction):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_functional_form_matches_keras(case):
-    keras = _keras()
+def test_functional_form_matches_keras(keras, case):
     name, kwargs, t_key, p_key = case
     d = _data()
     fn = getattr(losses, name)().fn
@@ -109,8 +99,7 @@ def test_functional_form_matches_keras(case):
     np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-6)
 
 
-def test_mean_with_sample_weight_and_ignore_class_match_keras():
-    keras = _keras()
+def test_mean_with_sample_weight_and_ignore_class_match_keras(keras):
     d = _data()
     w = d["w"]
     got = losses.MeanSquaredError(reduction="mean_with_sample_weight")(d["y"], d["p"], w)
@@ -422,8 +411,7 @@ def test_crossentropy_resolved_from_shapes():
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_config_and_serialize_round_trip(case):
-    keras = _keras()
+def test_config_and_serialize_round_trip(keras, case):
     name, kwargs, _, _ = case
     loss = getattr(losses, name)(reduction="sum", **kwargs)
     config = loss.get_config()

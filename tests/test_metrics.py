@@ -1,19 +1,11 @@
 """Metrics: parity with real Keras 3 over several batches, resolution, merging, errors."""
 
-import os
-
 import numpy as np
 import pytest
 
 from fcnet import losses, metrics
 
 N, K = 20, 5
-
-
-def _keras():
-    # The TensorFlow backend is not installed; any other Keras backend will do.
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    return pytest.importorskip("keras")
 
 
 def _batches(count=3, seed=0):
@@ -99,8 +91,7 @@ def _update(metric, batch, t_key, p_key, weighted):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_matches_keras_over_batches(case):
-    keras = _keras()
+def test_matches_keras_over_batches(keras, case):
     name, kwargs, t_key, p_key = case
     theirs, ours = getattr(keras.metrics, name)(**kwargs), getattr(metrics, name)(**kwargs)
     for i, batch in enumerate(_batches()):
@@ -119,8 +110,7 @@ def test_matches_keras_over_batches(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_config_matches_keras_and_round_trips(case):
-    keras = _keras()
+def test_config_matches_keras_and_round_trips(keras, case):
     name, kwargs, _, _ = case
     theirs = getattr(keras.metrics, name)(**kwargs).get_config()
     ours = getattr(metrics, name)(**kwargs)

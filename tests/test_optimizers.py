@@ -1,6 +1,5 @@
 """Optimizers: hand-worked steps, parity with real Keras 3, config, state, errors."""
 
-import os
 import warnings
 
 import numpy as np
@@ -15,12 +14,6 @@ pytestmark = pytest.mark.filterwarnings(
 SHAPES = [(3, 2), (2,)]
 SLICES = [(0, 6), (6, 8)]
 NAMES = ["dense/kernel", "dense/bias"]
-
-
-def _keras():
-    # The TensorFlow backend is not installed; any other Keras backend will do.
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    return pytest.importorskip("keras")
 
 
 # ---- hand-worked steps ------------------------------------------------------------------
@@ -132,13 +125,12 @@ def _flat(arrays):
     return np.concatenate([_np(a).astype(np.float32).ravel() for a in arrays])
 
 
-def _pair(case, exclude=None):
-    keras = _keras()
+def _pair(keras, case, exclude=None):
     k_opt, f_opt = CASES[case](keras.optimizers), CASES[case](optimizers)
     if exclude:
         k_opt.exclude_from_weight_decay(var_names=exclude)
         f_opt.exclude_from_weight_decay(var_names=exclude)
-    return keras, k_opt, f_opt
+    return k_opt, f_opt
 
 
 def _run_both(keras, k_opt, f_opt, steps=5, shapes=SHAPES, slices=SLICES, names=NAMES):
@@ -158,8 +150,8 @@ def _run_both(keras, k_opt, f_opt, steps=5, shapes=SHAPES, slices=SLICES, names=
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_parity_with_keras(case):
-    keras, k_opt, f_opt = _pair(case)
+def test_parity_with_keras(keras, case):
+    k_opt, f_opt = _pair(keras, case)
     _run_both(keras, k_opt, f_opt)
     k_values = [_np(v) for v in k_opt.variables]
     f_values = f_opt.variables
@@ -181,10 +173,10 @@ def test_parity_with_keras(case):
     "sgd_nesterov", "rmsprop_centered_momentum", "adagrad_lr", "adam_amsgrad", "adam_clipnorm",
     "adam_global_clipnorm", "adam_ema", "adam_accumulation", "adamw_lr", "adamax_lr", "nadam_lr",
 ])
-def test_one_parameter_parity_with_keras(case):
+def test_one_parameter_parity_with_keras(keras, case):
     # A 1-parameter model steps on padded working buffers (NumPy's in-place ufuncs
     # are slow on 1-element arrays): the results and the variables must not show it.
-    keras, k_opt, f_opt = _pair(case)
+    k_opt, f_opt = _pair(keras, case)
     _run_both(keras, k_opt, f_opt, steps=7, shapes=[(1, 1)], slices=[(0, 1)],
               names=["dense/kernel"])
     for f, k in zip(f_opt.variables, k_opt.variables, strict=True):
@@ -192,15 +184,14 @@ def test_one_parameter_parity_with_keras(case):
         np.testing.assert_allclose(f, _np(k), rtol=1e-5, atol=1e-6)
 
 
-def test_weight_decay_exclusion_matches_keras():
-    keras, k_opt, f_opt = _pair("adamw_lr", exclude=["bias"])
+def test_weight_decay_exclusion_matches_keras(keras):
+    k_opt, f_opt = _pair(keras, "adamw_lr", exclude=["bias"])
     params, _ = _run_both(keras, k_opt, f_opt)
     assert f_opt._decay_ranges == [(0, 6)]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_get_config_matches_keras(case):
-    keras = _keras()
+def test_get_config_matches_keras(keras, case):
     k_config = CASES[case](keras.optimizers).get_config()
     f_config = CASES[case](optimizers).get_config()
     k_config.pop("name"), f_config.pop("name")
@@ -268,8 +259,7 @@ def test_get_unknown_lists_known():
         optimizers.get(42)
 
 
-def test_serialize_matches_keras_format():
-    keras = _keras()
+def test_serialize_matches_keras_format(keras):
     k = keras.optimizers.serialize(keras.optimizers.SGD(momentum=0.5, name="s"))
     f = optimizers.serialize(optimizers.SGD(momentum=0.5, name="s"))
     assert f == k

@@ -1,7 +1,5 @@
 """Regularizers: penalties by hand, gradients against finite differences, configs, lookup."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -147,19 +145,6 @@ def test_unknown_identifier_lists_known_names(bad):
     with pytest.raises(ValueError, match="Could not interpret regularizer identifier") as e:
         regularizers.get(bad)
     assert "Known: " in str(e.value) and "l1_l2" in str(e.value)
-
-
-@pytest.fixture(scope="module")
-def keras():
-    """Real Keras 3 on its NumPy backend, for parity checks; skipped where unavailable."""
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except ImportError:
-        pytest.skip("keras is not installed")
-    if int(keras.__version__.split(".")[0]) < 3:
-        pytest.skip("Keras 3 needed")
-    return keras
 
 
 @pytest.mark.parametrize("name, kwargs", [("L1", {"l1": 0.3}), ("L2", {"l2": 0.3}),

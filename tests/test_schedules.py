@@ -1,7 +1,5 @@
 """Learning-rate schedules: values against Keras 3, config, and use inside an optimizer."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -38,14 +36,8 @@ CASES = {
 }
 
 
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    return pytest.importorskip("keras")
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_values_match_keras(case):
-    keras = _keras()
+def test_values_match_keras(keras, case):
     k_schedule = CASES[case](keras.optimizers.schedules)
     f_schedule = CASES[case](schedules)
     # Keras computes in float32, so where a cosine nears zero its value carries a few
@@ -57,8 +49,7 @@ def test_values_match_keras(case):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_config_matches_keras(case):
-    keras = _keras()
+def test_config_matches_keras(keras, case):
     k_schedule = CASES[case](keras.optimizers.schedules)
     f_schedule = CASES[case](schedules)
     assert f_schedule.get_config() == k_schedule.get_config()
@@ -132,8 +123,7 @@ def test_optimizer_follows_the_schedule():
     assert len(opt.variables) == 1  # a schedule leaves no learning_rate variable, as Keras
 
 
-def test_optimizer_schedule_matches_keras():
-    keras = _keras()
+def test_optimizer_schedule_matches_keras(keras):
     rng = np.random.default_rng(7)
     x0 = rng.normal(size=(4,)).astype(np.float32)
     k_var = keras.Variable(x0)

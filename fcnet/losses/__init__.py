@@ -8,8 +8,7 @@ softmax/sigmoid output) and gets the reduced value and dL/dy_pred.
 
 from __future__ import annotations
 
-import inspect
-
+from fcnet._registry import WrappingRegistry
 from fcnet.losses.base import (
     REDUCTIONS,
     Loss,
@@ -82,9 +81,6 @@ _CLASS_OF_FUNCTION = {
     squared_hinge: SquaredHinge,
     categorical_hinge: CategoricalHinge,
 }
-_CLASSES = {cls.__name__: cls for cls in _CLASS_OF_FUNCTION.values()}
-_CLASSES.update({"Loss": Loss, "LossFunctionWrapper": LossFunctionWrapper})
-
 _FUNCTIONS = {fn.__name__: fn for fn in _CLASS_OF_FUNCTION}
 _FUNCTIONS.update({
     "mse": mean_squared_error, "MSE": mean_squared_error,
@@ -98,16 +94,21 @@ _FUNCTIONS.update({
 })
 
 # Every string get() understands, for error messages and the metrics floor.
-ALL_OBJECTS_DICT = {**_FUNCTIONS, **{k: v for k, v in _CLASSES.items() if k not in
-                                     ("Loss", "LossFunctionWrapper")}}
+ALL_OBJECTS_DICT = {**_FUNCTIONS, **{cls.__name__: cls for cls in _CLASS_OF_FUNCTION.values()}}
 
 
-def _known() -> str:
-    return ", ".join(sorted(ALL_OBJECTS_DICT, key=str.lower))
+def _serialize_other(loss) -> dict:
+    if callable(loss):
+        return serialize_function(loss)
+    raise ValueError(f"Could not serialize loss: {loss!r}. Expected a Loss or a function.")
 
 
-def _unknown(identifier):
-    return ValueError(f"Could not interpret loss identifier: {identifier}. Known: {_known()}")
+# Each name gets the class of its function: "mse" and "mean_squared_error" -> MeanSquaredError.
+_REGISTRY = WrappingRegistry(
+    "loss", "keras.losses", Loss, _CLASS_OF_FUNCTION.values(),
+    {name: _CLASS_OF_FUNCTION[fn] for name, fn in _FUNCTIONS.items()},
+    wrapper=LossFunctionWrapper, serialize_other=_serialize_other,
+    deserializable=(Loss, LossFunctionWrapper), functions=_CLASS_OF_FUNCTION)
 
 
 def _function_by_name(identifier):
@@ -116,7 +117,7 @@ def _function_by_name(identifier):
         identifier = identifier.get("config")
     fn = _FUNCTIONS.get(identifier)
     if fn is None:
-        raise _unknown(identifier)
+        raise _REGISTRY.unknown(identifier)
     return fn
 
 
@@ -131,26 +132,7 @@ def get(identifier):
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier in _CLASSES and identifier not in ("Loss", "LossFunctionWrapper"):
-            return _CLASSES[identifier]()
-        if identifier in _FUNCTIONS:
-            return _CLASS_OF_FUNCTION[_FUNCTIONS[identifier]]()
-        raise _unknown(identifier)
-    if inspect.isclass(identifier) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier):
-        cls = _CLASS_OF_FUNCTION.get(identifier)
-        if cls is not None:
-            return cls()
-        return LossFunctionWrapper(identifier, name=getattr(identifier, "__name__", None))
-    raise _unknown(identifier)
+    return _REGISTRY.get(identifier)
 
 
 def get_for_output(identifier, y_true, y_pred):
@@ -167,41 +149,18 @@ def get_for_output(identifier, y_true, y_pred):
 
 def serialize(loss) -> dict:
     """Keras 3's form: ``{"module", "class_name", "config", "registered_name"}``."""
-    if isinstance(loss, Loss):
-        cls = type(loss)
-        builtin = cls.__module__.startswith("fcnet.losses")
-        return {
-            "module": "keras.losses" if builtin else cls.__module__,
-            "class_name": cls.__name__,
-            "config": loss.get_config(),
-            "registered_name": None if builtin else cls.__name__,
-        }
-    if callable(loss):
-        return serialize_function(loss)
-    raise ValueError(f"Could not serialize loss: {loss!r}. Expected a Loss or a function.")
+    return _REGISTRY.serialize(loss)
 
 
 def deserialize(config, custom_objects=None):
     """The inverse of `serialize`; also takes a plain name."""
-    if isinstance(config, str):
-        return get(config)
-    custom_objects = custom_objects or {}
-    class_name = config.get("class_name")
-    if class_name == "function":
-        name = config.get("config")
-        if name in custom_objects:
-            return LossFunctionWrapper(custom_objects[name], name=name)
-        return get(name)
-    cls = custom_objects.get(class_name) or _CLASSES.get(class_name)
-    if cls is None:
-        raise _unknown(class_name)
-    return cls.from_config(dict(config.get("config") or {}))
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 __all__ = [
     "REDUCTIONS", "get", "get_for_output", "serialize", "deserialize", "output_kind",
     "reduce_weighted_values", "squeeze_or_expand_to_same_rank",
-    *sorted(_CLASSES), *sorted(fn.__name__ for fn in _CLASS_OF_FUNCTION),
+    *sorted(_REGISTRY.by_class_name), *sorted(fn.__name__ for fn in _CLASS_OF_FUNCTION),
     "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD",
     "kullback_leibler_divergence", "logcosh",
 ]

@@ -217,6 +217,12 @@ register_kernel(sparse_categorical_crossentropy, _scce_forward, _scce_backward)
 # --------------------------------------------------------------- classes
 class _Crossentropy(LossFunctionWrapper):
     _fuses_with = None  # the output activation whose Jacobian the fused gradient skips
+    _config = ("from_logits",)  # the keyword arguments get_config returns, after Loss's
+
+    def __init__(self, fn, reduction, name, dtype, **kwargs):
+        super().__init__(fn, reduction=reduction, name=name, dtype=dtype, **kwargs)
+        for key, value in kwargs.items():  # from_logits, axis, ... as attributes too
+            setattr(self, key, value)
 
     def fused_gradient(self, activation, y_true, y_pred, sample_weight=None):
         """(value, dL/dz) for ``y_pred = activation(z)``, or None when not fusable.
@@ -232,9 +238,7 @@ class _Crossentropy(LossFunctionWrapper):
         return self._value_and(y_true, y_pred, sample_weight, self._fused_dz)
 
     def get_config(self):
-        config = Loss.get_config(self)
-        config["from_logits"] = self.from_logits
-        return config
+        return {**Loss.get_config(self), **{key: getattr(self, key) for key in self._config}}
 
 
 class BinaryCrossentropy(_Crossentropy):
@@ -258,23 +262,16 @@ class BinaryCrossentropy(_Crossentropy):
     """
 
     _fuses_with = "sigmoid"
+    _config = ("from_logits", "label_smoothing", "axis")
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
-        super().__init__(
-            binary_crossentropy, reduction=reduction, name=name, dtype=dtype,
-            from_logits=from_logits, label_smoothing=label_smoothing, axis=axis,
-        )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
+        super().__init__(binary_crossentropy, reduction, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
 
     def _fused_dz(self, t, p, ctx, g):
         _, t_smoothed, _, _, axis = ctx
         return (p - t_smoothed) * _expand_at(g * (1.0 / p.shape[axis]), axis)
-
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing, "axis": self.axis}
 
 
 class CategoricalCrossentropy(_Crossentropy):
@@ -294,24 +291,17 @@ class CategoricalCrossentropy(_Crossentropy):
     """
 
     _fuses_with = "softmax"
+    _config = ("from_logits", "label_smoothing", "axis")
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="categorical_crossentropy", dtype=None):
-        super().__init__(
-            categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
-            from_logits=from_logits, label_smoothing=label_smoothing, axis=axis,
-        )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
+        super().__init__(categorical_crossentropy, reduction, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
 
     def _fused_dz(self, t, p, ctx, g):
         t_smoothed = ctx[1]
         total = t_smoothed.sum(axis=-1, keepdims=True)
         return (p * total - t_smoothed) * expand_last(g, p.ndim)
-
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing, "axis": self.axis}
 
 
 class SparseCategoricalCrossentropy(_Crossentropy):
@@ -333,16 +323,12 @@ class SparseCategoricalCrossentropy(_Crossentropy):
     """
 
     _fuses_with = "softmax"
+    _config = ("from_logits", "ignore_class")
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  axis=-1, name="sparse_categorical_crossentropy", dtype=None):
-        super().__init__(
-            sparse_categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
-            from_logits=from_logits, ignore_class=ignore_class, axis=axis,
-        )
-        self.from_logits = from_logits
-        self.ignore_class = ignore_class
-        self.axis = axis
+        super().__init__(sparse_categorical_crossentropy, reduction, name, dtype,
+                         from_logits=from_logits, ignore_class=ignore_class, axis=axis)
 
     def _mask(self, y_true, y_pred):
         if self.ignore_class is None:
@@ -354,6 +340,3 @@ class SparseCategoricalCrossentropy(_Crossentropy):
 
     def _fused_dz(self, t, p, ctx, g):
         return _add_at_labels(p.copy(), ctx[2], -1.0) * expand_last(g, p.ndim)
-
-    def get_config(self):
-        return {**super().get_config(), "ignore_class": self.ignore_class}

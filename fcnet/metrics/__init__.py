@@ -9,10 +9,8 @@ arrays, so summing them across processes gives the metric of all the data.
 
 from __future__ import annotations
 
-import inspect
-
-from fcnet import backend
 from fcnet import losses as losses_module
+from fcnet._registry import WrappingRegistry
 
 # The loss functions are metric functions too (keras.metrics.mean_squared_error ...).
 from fcnet.losses import (  # noqa: E402  (re-exported names)
@@ -86,33 +84,27 @@ _CLASSES = [
     CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge,
     SquaredHinge, CategoricalHinge,
 ]
-ALL_OBJECTS_DICT = {cls.__name__: cls for cls in _CLASSES}
-ALL_OBJECTS_DICT.update({backend.snake_case(cls.__name__): cls for cls in _CLASSES})
-ALL_OBJECTS_DICT.update({
-    "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
-    "mse": MeanSquaredError, "MSE": MeanSquaredError,
-    "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
-    "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
-    "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
-})
-_SERIALIZABLE = {cls.__name__: cls for cls in _CLASSES + [MeanMetricWrapper]}
 _BY_SHAPE = ("accuracy", "acc", "crossentropy", "ce")  # resolved per output
-
-
-def _known() -> str:
-    names = set(ALL_OBJECTS_DICT) | set(losses_module.ALL_OBJECTS_DICT) | {"acc", "ce",
-                                                                            "crossentropy"}
-    return ", ".join(sorted(names, key=str.lower))
-
-
-def _unknown(identifier):
-    return ValueError(f"Could not interpret metric identifier: {identifier}. Known: {_known()}")
 
 
 def _loss_fallback(identifier: str):
     """Any loss name works as a metric: the running mean of its per-sample values."""
     loss = losses_module.get(identifier)  # raises for unknown names
     return MeanMetricWrapper(loss.fn, name=identifier, **loss._fn_kwargs)
+
+
+_REGISTRY = WrappingRegistry(
+    "metric", "keras.metrics", Metric, _CLASSES, {
+        "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
+        "mse": MeanSquaredError, "MSE": MeanSquaredError,
+        "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+        "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+        "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
+    },
+    wrapper=MeanMetricWrapper, serialize_other=losses_module.serialize,
+    deserializable=(MeanMetricWrapper,), fallback=_loss_fallback,
+    also_known=(*losses_module.ALL_OBJECTS_DICT, *_BY_SHAPE))
+ALL_OBJECTS_DICT = _REGISTRY.by_name
 
 
 def get(identifier):
@@ -126,25 +118,7 @@ def get(identifier):
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        cls = ALL_OBJECTS_DICT.get(identifier)
-        if cls is not None:
-            return cls()
-        try:
-            return _loss_fallback(identifier)
-        except ValueError:
-            raise _unknown(identifier) from None
-    if inspect.isclass(identifier) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
-    raise _unknown(identifier)
+    return _REGISTRY.get(identifier)
 
 
 def check_identifier(identifier) -> None:
@@ -154,9 +128,9 @@ def check_identifier(identifier) -> None:
     if isinstance(identifier, str):
         if (identifier.lower() not in _BY_SHAPE and identifier not in ALL_OBJECTS_DICT
                 and identifier not in losses_module.ALL_OBJECTS_DICT):
-            raise _unknown(identifier)
+            raise _REGISTRY.unknown(identifier)
     elif not (isinstance(identifier, (Metric, dict)) or callable(identifier)):
-        raise _unknown(identifier)
+        raise _REGISTRY.unknown(identifier)
 
 
 def get_for_output(identifier, y_true, y_pred, loss=None):
@@ -186,32 +160,12 @@ def get_for_output(identifier, y_true, y_pred, loss=None):
 
 def serialize(metric) -> dict:
     """Keras 3's form: ``{"module", "class_name", "config", "registered_name"}``."""
-    if not isinstance(metric, Metric):
-        return losses_module.serialize(metric)
-    cls = type(metric)
-    builtin = cls.__module__.startswith("fcnet.metrics")
-    return {
-        "module": "keras.metrics" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": metric.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    return _REGISTRY.serialize(metric)
 
 
 def deserialize(config, custom_objects=None):
     """The inverse of `serialize`; also takes a plain name."""
-    if isinstance(config, str):
-        return get(config)
-    custom_objects = custom_objects or {}
-    class_name = config.get("class_name")
-    if class_name == "function":
-        name = config.get("config")
-        fn = custom_objects.get(name)
-        return MeanMetricWrapper(fn, name=name) if fn is not None else get(name)
-    cls = custom_objects.get(class_name) or _SERIALIZABLE.get(class_name)
-    if cls is None:
-        raise _unknown(class_name)
-    return cls.from_config(dict(config.get("config") or {}))
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 __all__ = [

@@ -31,7 +31,10 @@ class LearningRateSchedule:
 
     A subclass writes ``_value(step: float) -> float`` (or overrides ``__call__``)
     and ``get_config()``; ``from_config`` calls the constructor with the config.
+    The built-ins name their config's attributes in ``_config`` instead.
     """
+
+    _config: tuple[str, ...] = ()
 
     def __call__(self, step):
         if isinstance(step, (int, float)):
@@ -49,17 +52,40 @@ class LearningRateSchedule:
         )
 
     def get_config(self) -> dict:
-        raise NotImplementedError(
-            f"Learning rate schedule '{self.__class__.__name__}' "
-            "must override `get_config()` in order to be serializable."
-        )
+        if not self._config:
+            raise NotImplementedError(
+                f"Learning rate schedule '{self.__class__.__name__}' "
+                "must override `get_config()` in order to be serializable."
+            )
+        return {key: getattr(self, key) for key in self._config}
 
     @classmethod
     def from_config(cls, config: dict):
         return cls(**config)
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _TimeDecay(LearningRateSchedule):
+    """ExponentialDecay and InverseTimeDecay: the rate is their ``_decayed(p)`` of
+    ``p = step / decay_steps``, floored with ``staircase``."""
+
+    _config = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+        _check_steps("decay_steps", decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def _value(self, step):
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self._decayed(p)
+
+
+class ExponentialDecay(_TimeDecay):
     """``lr = initial_learning_rate * decay_rate ** (step / decay_steps)``.
 
     With ``staircase=True`` the exponent is ``floor(step / decay_steps)``, so the
@@ -76,27 +102,10 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="ExponentialDecay"):
-        _check_steps("decay_steps", decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def _value(self, step):
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+    def _decayed(self, p):
         return self.initial_learning_rate * self.decay_rate ** p
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -110,6 +119,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         values: the rate in each interval.
         name: the schedule's name.
     """
+
+    _config = ("boundaries", "values", "name")
 
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
         if len(boundaries) != len(values) - 1:
@@ -128,9 +139,6 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 return float(value)
         return float(self.values[-1])
 
-    def get_config(self):
-        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
-
 
 class PolynomialDecay(LearningRateSchedule):
     """``lr = (initial - end) * (1 - step / decay_steps) ** power + end``.
@@ -147,6 +155,9 @@ class PolynomialDecay(LearningRateSchedule):
         cycle: restart above ``decay_steps`` instead of holding.
         name: the schedule's name.
     """
+
+    _config = ("initial_learning_rate", "decay_steps", "end_learning_rate", "power", "cycle",
+               "name")
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0,
                  cycle=False, name="PolynomialDecay"):
@@ -168,18 +179,8 @@ class PolynomialDecay(LearningRateSchedule):
         span = self.initial_learning_rate - self.end_learning_rate
         return span * (1.0 - p) ** self.power + self.end_learning_rate
 
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "end_learning_rate": self.end_learning_rate,
-            "power": self.power,
-            "cycle": self.cycle,
-            "name": self.name,
-        }
 
-
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_TimeDecay):
     """``lr = initial_learning_rate / (1 + decay_rate * step / decay_steps)``.
 
     ``staircase=True`` uses ``floor(step / decay_steps)``.
@@ -194,27 +195,10 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        _check_steps("decay_steps", decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def _value(self, step):
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+    def _decayed(self, p):
         return self.initial_learning_rate / (1.0 + self.decay_rate * p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
 
 
 def _cosine(step: float, decay_steps: float, start: float, alpha: float) -> float:
@@ -245,6 +229,9 @@ class CosineDecay(LearningRateSchedule):
         warmup_steps: the length of the warmup.
     """
 
+    _config = ("initial_learning_rate", "decay_steps", "alpha", "name", "warmup_target",
+               "warmup_steps")
+
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
                  warmup_target=None, warmup_steps=0):
         _check_steps("decay_steps", decay_steps)
@@ -264,16 +251,6 @@ class CosineDecay(LearningRateSchedule):
             delta = self.warmup_target - self.initial_learning_rate
             return delta * (step / self.warmup_steps) + self.initial_learning_rate
         return _cosine(step - self.warmup_steps, self.decay_steps, self.warmup_target, self.alpha)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "alpha": self.alpha,
-            "name": self.name,
-            "warmup_target": self.warmup_target,
-            "warmup_steps": self.warmup_steps,
-        }
 
 
 class CosineDecayRestarts(LearningRateSchedule):
