@@ -109,11 +109,8 @@ class Trainer:
         self._require_compiled()
         batch_size = _batch_size(batch_size)
         data, val = self._training_data(x, y, sample_weight, class_weight, validation_split,
-                                        validation_data, batch_size, shuffle, steps_per_epoch)
-        first = data.arrays[0] if isinstance(data, adapter.ArrayBatches) else None
-        if first is not None:
-            self._prepare(first)
-            self._check_targets(data.arrays[1])
+                                        validation_data, batch_size, shuffle, steps_per_epoch,
+                                        validation_batch_size or batch_size)
         verbose = 1 if verbose == "auto" else verbose
         history = History()
         callback_list = CallbackList(list(callbacks or []) + [history],
@@ -127,11 +124,13 @@ class Trainer:
             callback_list.on_epoch_begin(epoch)
             logs = self._train_epoch(data, callback_list, steps_per_epoch)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_batches(val, None)
+                val_logs = self._evaluate_batches(val, None, validation_steps)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             callback_list.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        if self.optimizer.use_ema:  # Keras ends training on the averaged weights
+            self.optimizer.finalize_variable_values()
         callback_list.on_train_end(logs)
         return history
 
@@ -159,7 +158,7 @@ class Trainer:
         return self._logs(loss_sum / seen if seen else float("nan"))
 
     def _training_data(self, x, y, sample_weight, class_weight, validation_split,
-                       validation_data, batch_size, shuffle, steps_per_epoch):
+                       validation_data, batch_size, shuffle, steps_per_epoch, val_batch_size):
         val = None
         if isinstance(x, adapter.PyDataset) or _is_iterator(x):
             data = adapter.IterableBatches(x, steps_per_epoch)
@@ -177,14 +176,15 @@ class Trainer:
             _check_finite(x, "x")
             self._prepare(x)
             y = self._align_targets(y)
+            self._check_targets(y)
             arrays = (x, y, sample_weight)
             if validation_data is None and validation_split:
                 arrays, val_arrays = adapter.split_validation(arrays, validation_split)
-                val = adapter.ArrayBatches(val_arrays, batch_size)
+                val = adapter.ArrayBatches(val_arrays, val_batch_size)
             data = adapter.ArrayBatches(arrays, batch_size, shuffle=bool(shuffle),
                                         rng=backend.generator())
         if validation_data is not None:
-            val = self._evaluation_data(validation_data, batch_size)
+            val = self._evaluation_data(validation_data, val_batch_size)
         return data, val
 
     def _evaluation_data(self, validation_data, batch_size):
