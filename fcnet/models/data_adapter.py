@@ -48,10 +48,10 @@ def as_input_array(x, name: str = "x"):
     if isinstance(x, (dict, tuple)) or (isinstance(x, list) and x and hasattr(x[0], "shape")):
         raise TypeError(f"fcnet models take one input array. Received: {name} of type "
                         f"{type(x).__name__}")
-    array = numpy.asarray(backend.to_numpy(x) if hasattr(x, "__cuda_array_interface__") else x)
+    array = numpy.asarray(backend.to_numpy(x))
     if array.dtype.kind not in "fiub":
         raise TypeError(f"Expected numeric data for `{name}`, received an array of dtype "
-                        f"{array.dtype} (e.g. {array.flat[0]!r} if any).")
+                        f"{array.dtype}.")
     if array.ndim == 0:
         raise ValueError(f"Expected `{name}` with a batch axis, received a scalar: {array!r}")
     if array.ndim == 1:
