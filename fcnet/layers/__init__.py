@@ -6,12 +6,16 @@ from fcnet.layers.dense import Dense
 from fcnet.layers.dropout import Dropout
 from fcnet.layers.input_layer import Input, InputLayer
 from fcnet.layers.input_spec import InputSpec, KerasTensor
-from fcnet.layers.regularization import activity_penalty, penalties_and_gradients
+from fcnet.layers.regularization import (
+    activity_penalty,
+    penalties_and_gradients,
+    weight_penalty,
+)
 from fcnet.layers.reshaping import Flatten, Reshape
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "InputSpec",
            "KerasTensor", "Layer", "Reshape", "activity_penalty", "deserialize", "get",
-           "penalties_and_gradients", "serialize"]
+           "penalties_and_gradients", "serialize", "weight_penalty"]
 
 _CLASSES = {cls.__name__: cls for cls in
             (Activation, Dense, Dropout, Flatten, InputLayer, Reshape)}

@@ -8,6 +8,11 @@ gradient checker so both minimise the same objective.
 from __future__ import annotations
 
 
+def weight_penalty(variables) -> float:
+    """``Σ R(w)`` over the regularized variables (no gradients: for evaluation)."""
+    return sum(float(v.regularizer(v.value)) for v in variables if v.regularizer is not None)
+
+
 def penalties_and_gradients(variables) -> float:
     """Adds ``R'(w)`` into ``w.grad`` for each regularized variable; returns ``Σ R(w)``."""
     total = 0.0

@@ -98,6 +98,21 @@ def split_validation(arrays, validation_split: float):
     return train, val
 
 
+def as_arrays(x, y, sample_weight=None, class_weight=None):
+    """``(x, y, sample_weight)`` checked and converted once: float32 inputs, equal
+    lengths, class weights folded into the sample weights."""
+    if y is None:
+        raise ValueError("Targets are missing: pass `y` along with `x`.")
+    x, y = as_input_array(x), as_target_array(y)
+    if sample_weight is not None:
+        sample_weight = numpy.asarray(sample_weight, backend.floatx())
+    check_lengths(("x", x), ("y", y), ("sample_weight", sample_weight))
+    if class_weight is not None:
+        weights = class_weights_to_sample_weights(y, class_weight)
+        sample_weight = weights if sample_weight is None else sample_weight * weights
+    return x, y, sample_weight
+
+
 def class_weights_to_sample_weights(y, class_weight: dict):
     """Per-sample weights from ``{class: weight}``; one-hot targets use their argmax."""
     labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))

@@ -18,7 +18,7 @@ from fcnet import backend, losses
 from fcnet import metrics as metrics_module
 from fcnet import optimizers as optimizers_module
 from fcnet.callbacks import CallbackList, History
-from fcnet.layers import Layer, activity_penalty
+from fcnet.layers import Layer, activity_penalty, weight_penalty
 from fcnet.layers.input_spec import check_input
 from fcnet.models import data_adapter as adapter
 from fcnet.models.parameters import FlatParameters
@@ -163,16 +163,7 @@ class Trainer:
         if isinstance(x, adapter.PyDataset) or _is_iterator(x):
             data = adapter.IterableBatches(x, steps_per_epoch)
         else:
-            x = adapter.as_input_array(x)
-            if y is None:
-                raise ValueError("`fit` needs targets: pass `y` along with `x`.")
-            y = adapter.as_target_array(y)
-            if sample_weight is not None:
-                sample_weight = numpy.asarray(sample_weight, backend.floatx())
-            adapter.check_lengths(("x", x), ("y", y), ("sample_weight", sample_weight))
-            if class_weight is not None:
-                weights = adapter.class_weights_to_sample_weights(y, class_weight)
-                sample_weight = weights if sample_weight is None else sample_weight * weights
+            x, y, sample_weight = adapter.as_arrays(x, y, sample_weight, class_weight)
             _check_finite(x, "x")
             self._prepare(x)
             y = self._align_targets(y)
@@ -190,10 +181,8 @@ class Trainer:
     def _evaluation_data(self, validation_data, batch_size):
         if isinstance(validation_data, adapter.PyDataset) or _is_iterator(validation_data):
             return adapter.IterableBatches(validation_data)
-        vx, vy, vsw = (tuple(validation_data) + (None,))[:3]
-        vx, vy = adapter.as_input_array(vx), self._align_targets(adapter.as_target_array(vy))
-        adapter.check_lengths(("x", vx), ("y", vy))
-        return adapter.ArrayBatches((vx, vy, vsw), batch_size)
+        vx, vy, vsw = adapter.as_arrays(*(tuple(validation_data) + (None,))[:3])
+        return adapter.ArrayBatches((vx, self._align_targets(vy), vsw), batch_size)
 
     def _align_targets(self, y):
         """A ``(n,)`` target for ``(n, 1)`` outputs becomes ``(n, 1)`` once, not every step."""
@@ -238,9 +227,7 @@ class Trainer:
         if isinstance(x, adapter.PyDataset) or _is_iterator(x):
             data = adapter.IterableBatches(x, steps)
         else:
-            x, y = adapter.as_input_array(x), adapter.as_target_array(y)
-            sw = None if sample_weight is None else numpy.asarray(sample_weight, backend.floatx())
-            adapter.check_lengths(("x", x), ("y", y), ("sample_weight", sw))
+            x, y, sw = adapter.as_arrays(x, y, sample_weight)
             data = adapter.ArrayBatches((x, y, sw), batch_size)
         verbose = 1 if verbose == "auto" else verbose
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
@@ -283,8 +270,7 @@ class Trainer:
         value = float(self.loss(y, p, sample_weight=sample_weight))
         if self.loss_weights is not None:
             value *= self.loss_weights
-        value += penalty + sum(float(v.regularizer(v.value)) for v in self.trainable_variables
-                               if v.regularizer is not None)
+        value += penalty + weight_penalty(self.trainable_variables)
         self._update_metrics(y, p, sample_weight)
         return value
 
@@ -323,12 +309,7 @@ class Trainer:
                        return_dict=False):
         """One gradient step on exactly these arrays; returns the loss (and metrics)."""
         self._require_compiled()
-        x, y = adapter.as_input_array(x), adapter.as_target_array(y)
-        sw = None if sample_weight is None else numpy.asarray(sample_weight, backend.floatx())
-        adapter.check_lengths(("x", x), ("y", y), ("sample_weight", sw))
-        if class_weight is not None:
-            weights = adapter.class_weights_to_sample_weights(y, class_weight)
-            sw = weights if sw is None else sw * weights
+        x, y, sw = adapter.as_arrays(x, y, sample_weight, class_weight)
         self._prepare(x)
         self._check_targets(y)
         self._reset_metrics()
@@ -337,9 +318,9 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss (and metrics) on exactly these arrays, without an update."""
         self._require_compiled()
-        x, y = adapter.as_input_array(x), adapter.as_target_array(y)
+        x, y, sw = adapter.as_arrays(x, y, sample_weight)
         self._reset_metrics()
-        return self._result(self._test_step(x, y, sample_weight), return_dict)
+        return self._result(self._test_step(x, y, sw), return_dict)
 
     def predict_on_batch(self, x):
         """The outputs for exactly this batch, as a NumPy array."""

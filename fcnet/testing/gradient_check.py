@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy
 
-from fcnet.layers import Layer, activity_penalty, penalties_and_gradients
+from fcnet.layers import Layer, activity_penalty, penalties_and_gradients, weight_penalty
 
 
 def check_gradients(model_or_layer: Layer, x, y=None, sample_weight=None, epsilon=1e-6,
@@ -96,7 +96,7 @@ def _objective(target, x, y, sample_weight, variables, seed):
         total = float((r * out).sum())
         if activity is not None:
             total += activity_penalty(activity, out)[0]
-        return total + sum(float(v.regularizer(v.value)) for v in variables if v.regularizer)
+        return total + weight_penalty(variables)
 
     def gradients(inputs):
         value(inputs)
