@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy
 
-from fcnet import backend
+from fcnet import backend, constraints, initializers, regularizers
 from fcnet.layers.input_spec import InputSpec, KerasTensor, check_input
 from fcnet.layers.regularization import activity_penalty
 from fcnet.variables import Variable
@@ -72,8 +72,6 @@ class Layer:
         A second ``add_weight`` with the same name (a layer built again with another
         shape, tf.keras 2 style) replaces the old variable in place in the weight lists.
         """
-        from fcnet import constraints, initializers, regularizers
-
         initializer = initializers.get(initializer)
         dtype = dtype or self.dtype
         value = initializer(tuple(shape), dtype=dtype)
