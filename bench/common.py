@@ -9,15 +9,21 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 
-def median_time(fn, repeats: int) -> float:
-    """The median wall time of ``fn()`` over ``repeats`` runs (after one warm-up run)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def interleaved_medians(runs: dict, repeats: int) -> dict[str, float]:
+    """Median wall time of each ``runs[name]()``, timed round-robin (one warm-up each).
+
+    Taking the peers in turn, round after round, spreads the machine's slow spells
+    over all of them instead of over whichever ran during one.
+    """
+    for fn in runs.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def optional(name: str):

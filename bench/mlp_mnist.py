@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import median_time, optional, report
+from common import interleaved_medians, optional, report
 
 SIZES = (784, 512, 512, 10)
 
@@ -72,11 +72,12 @@ def main() -> None:
     n = args.steps * args.batch
     x = rng.random((n, SIZES[0]), dtype=np.float32)
     y = rng.integers(0, SIZES[-1], n)
-    results = {}
+    runs = {}
     for name, make in (("fcnet", fcnet_fit), ("pytorch", torch_fit), ("keras3-jax", keras_fit)):
         run = make(x, y, args.batch)
         if run is not None:
-            results[name] = median_time(run, args.repeats)
+            runs[name] = run
+    results = interleaved_medians(runs, args.repeats)
     report(f"MLP {'-'.join(map(str, SIZES))}: batch {args.batch}, Adam, {args.steps} steps "
            f"per run, median of {args.repeats}", results, args.steps)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import median_time, optional, report
+from common import interleaved_medians, optional, report
 
 
 def fcnet_fit(x, y):
@@ -75,12 +75,13 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.samples, 1)).astype(np.float32)
     y = -x
-    results = {}
+    runs = {}
     for name, make in (("fcnet", fcnet_fit), ("numpy loop", numpy_loop),
                        ("pytorch", torch_fit), ("keras3-jax", keras_fit)):
         run = make(x, y)
         if run is not None:
-            results[name] = median_time(run, args.repeats)
+            runs[name] = run
+    results = interleaved_medians(runs, args.repeats)
     steps = -(-args.samples // 32)
     report(f"Seed 002 fit: {args.samples:,} samples, batch 32, Adam, 1 epoch "
            f"({steps:,} steps), median of {args.repeats}", results, steps)

@@ -3,6 +3,10 @@
 A variable's ``value`` may be its own array or a view into a model's flat
 parameter buffer (DESIGN §3); ``assign`` always writes in place, so the view
 stays valid. ``grad`` is the gradient slot that a layer's ``backward`` adds into.
+
+A training step clears every slot in O(1) (``clear_grad``): the slot then reads as
+zeros, and the first writer of the step may overwrite it (``grad_to_write``), so a
+layer can write ``dkernel`` with ``out=`` instead of allocating it and adding.
 """
 
 from __future__ import annotations
@@ -36,7 +40,36 @@ class Variable:
         self.trainable = trainable
         self.regularizer = regularizer
         self.constraint = constraint
-        self.grad = None
+        self._grad = None
+        self._grad_clear = False
+
+    @property
+    def grad(self):
+        """The gradient slot (None until allocated); zeros after ``clear_grad``."""
+        self.settle_grad()
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = value
+        self._grad_clear = False
+
+    def clear_grad(self) -> None:
+        """Marks the slot as holding no gradient yet: it is zero-filled only if read."""
+        self._grad_clear = self._grad is not None
+
+    def settle_grad(self) -> None:
+        """Zero-fills a slot still cleared, before the flat buffer is read as a whole."""
+        if self._grad_clear:
+            self._grad.fill(0)
+            self._grad_clear = False
+
+    def grad_to_write(self):
+        """The slot, if it holds no gradient yet this step (the caller overwrites it); else None."""
+        if self._grad_clear:
+            self._grad_clear = False
+            return self._grad
+        return None
 
     @property
     def shape(self) -> tuple:

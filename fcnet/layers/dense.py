@@ -109,9 +109,13 @@ class Dense(Layer):
         output activation (softmax or sigmoid with cross-entropy).
         """
         x = ctx[0]
-        dkernel, dbias, dx = dense_backward(x, dz, self.kernel.value, self.use_bias, need_dx)
-        _accumulate(self.kernel, dkernel)
-        if self.use_bias:
+        kernel_out = self.kernel.grad_to_write()
+        bias_out = self.bias.grad_to_write() if self.use_bias else None
+        dkernel, dbias, dx = dense_backward(x, dz, self.kernel.value, self.use_bias, need_dx,
+                                            kernel_out, bias_out)
+        if kernel_out is None:
+            _accumulate(self.kernel, dkernel)
+        if self.use_bias and bias_out is None:
             _accumulate(self.bias, dbias)
         return dx
 

@@ -52,8 +52,9 @@ class TrainStep:
     def gradients(self, x, y, sample_weight=None, need_dx: bool = False, training=True):
         """``(loss, dL/dx or None, output)``; dL/dw lands in the flat ``grads`` buffer."""
         layers = self.layers
-        if self.parameters.grads.size:
-            self.parameters.grads.fill(0)
+        variables = self.parameters.variables
+        for variable in variables:
+            variable.clear_grad()
         h, ctxs, outputs = x, [], {}
         for i, layer in enumerate(layers):
             h, ctx = layer.forward(h, training)
@@ -83,4 +84,6 @@ class TrainStep:
                 dh = layer.backward(ctxs[i], dh)
         if self.regularized:
             value += penalties_and_gradients(self.regularized)
+        for variable in variables:
+            variable.settle_grad()  # a slot no layer wrote reads as zeros
         return float(value), dh, h

@@ -8,6 +8,8 @@ Backward:  dW = Σ_batch xᵀ · dz     (every leading axis counts as a batch ax
 
 from __future__ import annotations
 
+from fcnet import backend
+
 
 def dense_forward(x, kernel, bias=None):
     """``z = x · kernel + bias``; a rank > 2 ``x`` is contracted on its last axis only."""
@@ -17,13 +19,17 @@ def dense_forward(x, kernel, bias=None):
     return z
 
 
-def dense_backward(x, dz, kernel, use_bias: bool = True, need_dx: bool = True):
-    """``(dkernel, dbias, dx)`` for ``z = x · kernel + bias``; None for what is not needed."""
+def dense_backward(x, dz, kernel, use_bias: bool = True, need_dx: bool = True,
+                   dkernel=None, dbias=None):
+    """``(dkernel, dbias, dx)`` for ``z = x · kernel + bias``; None for what is not needed.
+
+    ``dkernel`` / ``dbias``, when given, receive the gradients in place (no temporaries).
+    """
     if x.ndim != 2:  # every leading axis is a batch axis
         x, dz2 = x.reshape(-1, kernel.shape[0]), dz.reshape(-1, kernel.shape[1])
     else:
         dz2 = dz
-    dkernel = x.T @ dz2  # dL/dW_ij = Σ_n x_ni dz_nj
-    dbias = dz2.sum(axis=0) if use_bias else None  # dL/db_j = Σ_n dz_nj
+    dkernel = backend.xp.matmul(x.T, dz2, out=dkernel)  # dL/dW_ij = Σ_n x_ni dz_nj
+    dbias = dz2.sum(axis=0, out=dbias) if use_bias else None  # dL/db_j = Σ_n dz_nj
     dx = dz @ kernel.T if need_dx else None  # dL/dx_ni = Σ_j dz_nj W_ij
     return dkernel, dbias, dx
