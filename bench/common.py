@@ -9,17 +9,21 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 
-def interleaved_medians(runs: dict, repeats: int) -> dict[str, float]:
+def interleaved_medians(runs: dict, repeats: int, pause: float = 0.5) -> dict[str, float]:
     """Median wall time of each ``runs[name]()``, timed round-robin (one warm-up each).
 
     Taking the peers in turn, round after round, spreads the machine's slow spells
-    over all of them instead of over whichever ran during one.
+    over all of them instead of over whichever ran during one. Each run starts after
+    ``pause`` seconds of rest, so that a peer's idle threads, which spin for a while
+    after their work (OpenBLAS, OpenMP, XLA's pool), have stopped and take no core
+    from the next one.
     """
     for fn in runs.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
+            time.sleep(pause)
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)

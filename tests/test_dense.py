@@ -184,3 +184,26 @@ def test_checker_catches_a_wrong_kernel_gradient():
 
     with pytest.raises(AssertionError, match="Gradient check failed for half_kernel/kernel"):
         check_gradients(HalfKernel(3), np.random.default_rng(4).normal(size=(4, 5)))
+
+
+def test_cleared_gradient_slots_read_zero_and_accumulate():
+    """After clear_grad the first backward writes dkernel in place, a second one adds."""
+    layer = Dense(3, activation="tanh")
+    x = np.random.default_rng(0).random((4, 2), dtype=np.float32)
+    layer(x)
+    for v in layer.trainable_variables:
+        v.grad = np.full(v.shape, 7.0, np.float32)  # stale values from an earlier step
+        v.clear_grad()
+    np.testing.assert_array_equal(layer.bias.grad, np.zeros(3))  # reading zero-fills
+    layer.bias.clear_grad()
+    dy = np.ones((4, 3), np.float32)
+    _, ctx = layer.forward(x)
+    layer.backward(ctx, dy)
+    once = [v.grad.copy() for v in layer.trainable_variables]
+    dz = dy * (1 - np.tanh(x @ layer.kernel.value + layer.bias.value) ** 2)
+    np.testing.assert_allclose(once[0], x.T @ dz, rtol=1e-6)
+    np.testing.assert_allclose(once[1], dz.sum(axis=0), rtol=1e-6)
+    layer.backward(ctx, dy)  # a shared layer's second call adds its share
+    for v, first in zip(layer.trainable_variables, once):
+        np.testing.assert_allclose(v.grad, 2 * first, rtol=1e-6)
+        assert v.grad_to_write() is None

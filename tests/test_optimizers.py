@@ -461,3 +461,32 @@ def test_grads_stay_unchanged_without_clipping():
     before = g.copy()
     opt.apply(g)
     np.testing.assert_array_equal(g, before)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: optimizers.AdamW(learning_rate=0.1, weight_decay=0.1),
+    lambda: optimizers.Adagrad(learning_rate=0.1),
+    lambda: optimizers.Adamax(learning_rate=0.1),
+    lambda: optimizers.SGD(learning_rate=0.1, momentum=0.9, weight_decay=0.05),
+])
+def test_split_ranges_step_like_apply(make):
+    """Ranges cutting through variables, decay excluded from one: the same bits as apply."""
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal(8).astype(np.float32)
+    whole, parts = make(), make()
+    for opt in (whole, parts):
+        opt.exclude_from_weight_decay(var_names=["bias"])
+    p_whole, p_parts = params.copy(), params.copy()
+    whole.build(p_whole, SLICES, names=["dense/kernel", "dense/bias"], shapes=SHAPES)
+    parts.build(p_parts, SLICES, names=["dense/kernel", "dense/bias"], shapes=SHAPES)
+    views = parts.split([(0, 3), (3, 7), (7, 8)])
+    for _ in range(3):
+        grads = rng.standard_normal(8).astype(np.float32)
+        whole.apply(grads.copy())
+        lr, step = parts.begin_split_step()
+        for view in reversed(views):
+            view.step_range(grads, lr, step)
+        parts.end_split_step()
+        np.testing.assert_array_equal(p_parts, p_whole)
+    for a, b in zip(parts.variables, whole.variables):
+        np.testing.assert_array_equal(a, b)

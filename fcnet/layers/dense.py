@@ -89,18 +89,20 @@ class Dense(Layer):
 
     def backward(self, ctx, dy, need_dx: bool = True):
         """dL/dx from dL/dy; adds dL/dkernel and dL/dbias into the variables' ``grad``."""
-        x, z, y = ctx
+        return self.backward_z(ctx, self.activation_backward(ctx, dy), need_dx)
+
+    def activation_backward(self, ctx, dy):
+        """dL/dz from dL/dy through the activation: ``dz = f'(z) · dy`` (row by row)."""
+        _, z, y = ctx
         f = self.activation
         if f is None or f is activations.linear:
-            dz = dy
-        else:
-            gradient = activations.gradient_of(f)
-            if gradient is None:
-                raise NotImplementedError(
-                    f"Layer '{self.name}': activation {f!r} has no `gradient`, so the layer "
-                    "cannot be trained. Give the function a `gradient(dy, x, y)` attribute.")
-            dz = gradient(dy, z, y)
-        return self.backward_z(ctx, dz, need_dx)
+            return dy
+        gradient = activations.gradient_of(f)
+        if gradient is None:
+            raise NotImplementedError(
+                f"Layer '{self.name}': activation {f!r} has no `gradient`, so the layer "
+                "cannot be trained. Give the function a `gradient(dy, x, y)` attribute.")
+        return gradient(dy, z, y)
 
     def backward_z(self, ctx, dz, need_dx: bool = True):
         """The backward pass from the gradient of the pre-activation ``z``.

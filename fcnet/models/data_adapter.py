@@ -135,19 +135,13 @@ class ArrayBatches:
         self.steps = math.ceil(self.n / batch_size)
 
     def epoch(self):
-        arrays = self.arrays
-        if self.shuffle:
-            order = self.rng.permutation(self.n)
-            arrays = tuple(None if a is None else a[order] for a in arrays)
+        """Yields ``(x, y, sample_weight)`` batches; shuffled batches are gathered one at a
+        time (``a[order[start:stop]]``), never as a shuffled copy of the whole data."""
+        order = self.rng.permutation(self.n) if self.shuffle else None
         size = self.batch_size
-        if len(arrays) == 3 and arrays[2] is None:  # the common (x, y) case, kept lean
-            x, y, _ = arrays
-            for start in range(0, self.n, size):
-                stop = start + size
-                yield x[start:stop], y[start:stop], None
-            return
         for start in range(0, self.n, size):
-            yield tuple(None if a is None else a[start:start + size] for a in arrays)
+            rows = slice(start, start + size) if order is None else order[start:start + size]
+            yield tuple(None if a is None else a[rows] for a in self.arrays)
 
 
 class IterableBatches:

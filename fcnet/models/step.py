@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import inspect
 
-from fcnet import activations
+from fcnet import activations, backend
+from fcnet.backend import threads
 from fcnet.layers import activity_penalty, penalties_and_gradients
 
 _FUSABLE = {activations.softmax: "softmax", activations.sigmoid: "sigmoid"}
+
+# Below this many parameters, handing the update to a team (tens of microseconds)
+# costs more than sharing it saves.
+MIN_SHARED_UPDATE = 2**17
 
 
 class TrainStep:
@@ -39,15 +44,34 @@ class TrainStep:
             self.fused = None  # the activity penalty needs dL/dy of the output, not dL/dz
         first = self.layers[0]
         self.first_skips_dx = "need_dx" in inspect.signature(first.backward).parameters
+        self.shares = self._share_update(parameters.params.size)
+
+    def _share_update(self, size: int):
+        """Optimizer views of contiguous ranges, one per team member; None for one thread."""
+        members = threads.num_threads()
+        if members < 2 or size < MIN_SHARED_UPDATE or backend.xp.__name__ != "numpy":
+            return None
+        edges = [size * i // members for i in range(members + 1)]
+        return self.optimizer.split(list(zip(edges[:-1], edges[1:])))
 
     def run(self, x, y, sample_weight=None) -> float:
         """One step on a batch; returns the batch loss (regularization included)."""
         value, _, h = self.gradients(x, y, sample_weight)
         self.model._update_metrics(y, h, sample_weight)
-        self.optimizer.apply(self.parameters.grads)
+        if self.shares is not None and threads.blas_is_quiet():
+            self._shared_update(self.parameters.grads)
+        else:
+            self.optimizer.apply(self.parameters.grads)
         for variable in self.constrained:
             variable.assign(variable.constraint(variable.value))
         return value
+
+    def _shared_update(self, grads) -> None:
+        """The optimizer step with each team member updating one range of the buffer."""
+        optimizer, shares = self.optimizer, self.shares
+        lr, step = optimizer.begin_split_step()
+        threads.team(len(shares)).run(lambda i: shares[i].step_range(grads, lr, step))
+        optimizer.end_split_step()
 
     def gradients(self, x, y, sample_weight=None, need_dx: bool = False, training=True):
         """``(loss, dL/dx or None, output)``; dL/dw lands in the flat ``grads`` buffer."""

@@ -1,5 +1,5 @@
 """Floor 2: stateless math, each forward next to its backward."""
 
-from fcnet.ops.dense import dense_backward, dense_forward
+from fcnet.ops.dense import dense_backward, dense_forward, dense_input_gradient
 
-__all__ = ["dense_forward", "dense_backward"]
+__all__ = ["dense_forward", "dense_backward", "dense_input_gradient"]

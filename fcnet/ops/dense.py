@@ -31,5 +31,10 @@ def dense_backward(x, dz, kernel, use_bias: bool = True, need_dx: bool = True,
         dz2 = dz
     dkernel = backend.xp.matmul(x.T, dz2, out=dkernel)  # dL/dW_ij = Σ_n x_ni dz_nj
     dbias = dz2.sum(axis=0, out=dbias) if use_bias else None  # dL/db_j = Σ_n dz_nj
-    dx = dz @ kernel.T if need_dx else None  # dL/dx_ni = Σ_j dz_nj W_ij
+    dx = dense_input_gradient(dz, kernel) if need_dx else None
     return dkernel, dbias, dx
+
+
+def dense_input_gradient(dz, kernel):
+    """``dx = dz · kernelᵀ``: dL/dx_ni = Σ_j dz_nj W_ij (each row of dz on its own)."""
+    return dz @ kernel.T
