@@ -123,6 +123,17 @@ def class_weights_to_sample_weights(y, class_weight: dict):
     return table[labels]
 
 
+def to_device(*arrays):
+    """The batch's arrays on the backend's device (CuPy), once per batch; None stays None.
+
+    On NumPy the arrays are returned as they are.
+    """
+    xp = backend.xp
+    if xp is numpy:
+        return arrays
+    return tuple(None if a is None else xp.asarray(a) for a in arrays)
+
+
 class ArrayBatches:
     """Contiguous batches over arrays, reshuffled each epoch when ``shuffle``."""
 

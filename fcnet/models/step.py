@@ -13,6 +13,7 @@ import inspect
 from fcnet import activations, backend
 from fcnet.backend import threads
 from fcnet.layers import activity_penalty, penalties_and_gradients
+from fcnet.models.data_adapter import to_device
 
 _FUSABLE = {activations.softmax: "softmax", activations.sigmoid: "sigmoid"}
 
@@ -56,6 +57,7 @@ class TrainStep:
 
     def run(self, x, y, sample_weight=None) -> float:
         """One step on a batch; returns the batch loss (regularization included)."""
+        x, y, sample_weight = to_device(x, y, sample_weight)
         value, _, h = self.gradients(x, y, sample_weight)
         self.model._update_metrics(y, h, sample_weight)
         if self.shares is not None and threads.blas_is_quiet():

@@ -264,7 +264,7 @@ class Trainer:
     def _test_step(self, x, y, sample_weight) -> float:
         self._ensure_built(x.shape)
         check_input(self.layers[0], x.shape)
-        p, penalty = backend.xp.asarray(x), 0.0
+        (p, y, sample_weight), penalty = adapter.to_device(x, y, sample_weight), 0.0
         for layer in self.layers:  # as predict, adding activity penalties as training does
             p = layer.forward(p, False)[0]
             if getattr(layer, "activity_regularizer", None) is not None:
