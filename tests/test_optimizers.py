@@ -490,3 +490,20 @@ def test_split_ranges_step_like_apply(make):
         np.testing.assert_array_equal(p_parts, p_whole)
     for a, b in zip(parts.variables, whole.variables):
         np.testing.assert_array_equal(a, b)
+
+
+def test_split_views_are_kept_until_the_next_build():
+    opt = optimizers.Adam()
+    first = np.zeros(8, dtype=np.float32)
+    opt.build(first, SLICES)
+    views = opt.split([(0, 4), (4, 8)])
+    assert opt.split([(0, 4), (4, 8)]) is views
+    second = np.zeros(8, dtype=np.float32)
+    opt.build(second, SLICES)
+    fresh = opt.split([(0, 4), (4, 8)])
+    assert fresh is not views
+    lr, step = opt.begin_split_step()
+    for view in fresh:
+        view.step_range(np.ones(8, dtype=np.float32), lr, step)
+    opt.end_split_step()
+    assert np.all(second < 0) and np.all(first == 0) and opt.iterations == 1

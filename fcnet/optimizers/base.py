@@ -190,6 +190,7 @@ class Optimizer(OptimizerState):
                                             dtype=params.dtype)
         self._t1 = xp.empty(work, dtype=params.dtype)
         self._t2 = xp.empty(work, dtype=params.dtype)
+        self._views = {}  # split()'s views, made anew after each build
         # float32 0-d coefficients: a ufunc takes them ~2x faster than Python floats
         self._ks = (tuple(numpy.zeros((), dtype=params.dtype) for _ in range(8))
                     if xp is numpy else None)
@@ -247,6 +248,7 @@ class Optimizer(OptimizerState):
                 else:
                     ranges.append((start, stop))
         self._decay_ranges = None if ranges == [(0, self._size)] else ranges
+        self._views = {}
 
     # ---- one step -------------------------------------------------------------------------
 
@@ -306,15 +308,18 @@ class Optimizer(OptimizerState):
 
         Threads may step disjoint ranges at the same time: between ``begin_split_step``
         and ``end_split_step``, each calls ``view.step_range(grads, lr, step)``; the result
-        is the one ``apply`` gives. Returns None when a step needs the whole buffer at
-        once: norm clipping, loss scaling, gradient accumulation, EMA, or a rule with a
-        running scalar (Nadam).
+        is the one ``apply`` gives. The views are made once per build and ranges. Returns
+        None when a step needs the whole buffer at once: norm clipping, loss scaling,
+        gradient accumulation, EMA, or a rule with a running scalar (Nadam).
         """
         if (not self._elementwise_rule or self._pad or self.clipnorm or self.global_clipnorm
                 or self.loss_scale_factor is not None or self.gradient_accumulation_steps
                 or self.use_ema):
             return None
-        return [self._range_view(int(start), int(stop)) for start, stop in ranges]
+        key = tuple((int(start), int(stop)) for start, stop in ranges)
+        if key not in self._views:
+            self._views[key] = [self._range_view(start, stop) for start, stop in key]
+        return self._views[key]
 
     def _range_view(self, start: int, stop: int):
         view = copy.copy(self)
