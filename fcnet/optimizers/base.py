@@ -21,7 +21,6 @@ Per step, in Keras 3's order (``BaseOptimizer.apply``):
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 import warnings
@@ -29,10 +28,11 @@ import warnings
 import numpy
 
 from fcnet import backend
+from fcnet.optimizers.ranges import RangeSteps
 from fcnet.optimizers.state import OptimizerState
 
 
-class Optimizer(OptimizerState):
+class Optimizer(OptimizerState, RangeSteps):
     """Base class of fcnet's optimizers (the Keras 3 keyword arguments).
 
     Args:
@@ -60,10 +60,6 @@ class Optimizer(OptimizerState):
         >>> opt.apply(numpy.ones(3, dtype="float32"))
         >>> params                                       # [-0.1, -0.1, -0.1]
     """
-
-    # Whether ``_update`` touches each entry on its own and keeps no running scalar, so
-    # disjoint ranges of the buffer may be stepped separately (``split``).
-    _elementwise_rule = False
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
@@ -300,52 +296,6 @@ class Optimizer(OptimizerState):
 
     def _current_lr(self) -> float:
         return self._lr if self._schedule is None else self._scheduled_lr()
-
-    # ---- one step, in disjoint ranges ----------------------------------------------------
-
-    def split(self, ranges):
-        """Views of this optimizer, one per ``(start, stop)`` range of the flat buffer.
-
-        Threads may step disjoint ranges at the same time: between ``begin_split_step``
-        and ``end_split_step``, each calls ``view.step_range(grads, lr, step)``; the result
-        is the one ``apply`` gives. The views are made once per build and ranges. Returns
-        None when a step needs the whole buffer at once: norm clipping, loss scaling,
-        gradient accumulation, EMA, or a rule with a running scalar (Nadam).
-        """
-        if (not self._elementwise_rule or self._pad or self.clipnorm or self.global_clipnorm
-                or self.loss_scale_factor is not None or self.gradient_accumulation_steps
-                or self.use_ema):
-            return None
-        key = tuple((int(start), int(stop)) for start, stop in ranges)
-        if key not in self._views:
-            self._views[key] = [self._range_view(start, stop) for start, stop in key]
-        return self._views[key]
-
-    def _range_view(self, start: int, stop: int):
-        view = copy.copy(self)
-        view._p = self._p[start:stop]
-        view._slots = {name: slot[start:stop] for name, slot in self._slots.items()}
-        view._t1, view._t2 = self._t1[start:stop], self._t2[start:stop]
-        if self._ks is not None:  # coefficients of its own: views step concurrently
-            view._ks = tuple(numpy.zeros((), dtype=k.dtype) for k in self._ks)
-        decayed = [(0, self._size)] if self._decay_ranges is None else self._decay_ranges
-        decayed = [(max(a, start) - start, min(b, stop) - start) for a, b in decayed
-                   if a < stop and b > start]
-        view._decay_ranges = None if decayed == [(0, stop - start)] else decayed
-        view._span = (start, stop)
-        return view
-
-    def begin_split_step(self) -> tuple[float, int]:
-        """``(lr, step)`` for this step's ``step_range`` calls."""
-        return self._current_lr(), self._iterations
-
-    def step_range(self, grads, lr: float, step: int) -> None:
-        """On a view from ``split``: the update of its range from the whole ``grads``."""
-        start, stop = self._span
-        self._clip_decay_update(grads[start:stop], lr, step)
-
-    def end_split_step(self) -> None:
-        self._iterations += 1
 
     def _coefs(self, *values):
         """The step's scalar coefficients (at most 8), as float32 0-d arrays on NumPy.
