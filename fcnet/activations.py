@@ -382,6 +382,17 @@ def serialize(activation) -> str:
     return getattr(activation, "__name__", type(activation).__name__)
 
 
+# Activations whose gradient reads only y, with a form that writes y over x. Dense uses
+# it on its fresh pre-activation z: bias and activation in place (DESIGN §5).
+_IN_PLACE = {relu: lambda x: backend.xp.maximum(x, 0.0, out=x),
+             tanh: lambda x: backend.xp.tanh(x, out=x)}
+
+
+def in_place(activation):
+    """``f`` as a function that overwrites its (float) input, or None where there is none."""
+    return _IN_PLACE.get(activation)
+
+
 def gradient_of(activation):
     """The ``gradient(dy, x, y)`` of an activation, or None for callables without one.
 

@@ -84,7 +84,10 @@ class Dense(Layer):
     def forward(self, x, training=False):
         z = dense_forward(x, self.kernel.value, self.bias.value if self.use_bias else None)
         f = self.activation
-        y = z if f is None or f is activations.linear else f(z)
+        if f is None or f is activations.linear:
+            y = z
+        else:  # in place where the gradient needs only y (z is then y)
+            y = (activations.in_place(f) or f)(z)
         return y, (x, z, y)
 
     def backward(self, ctx, dy, need_dx: bool = True):
