@@ -114,8 +114,9 @@ def _loaded_openblas():
         _openblas = False
         try:
             with open("/proc/self/maps") as maps:
-                paths = sorted({line.split()[-1] for line in maps
-                                if "openblas" in line.lower() and "/" in line})
+                paths = {line.split()[-1] for line in maps
+                         if "openblas" in line.lower() and "/" in line}
+            paths = sorted(paths, key=lambda p: ("numpy" not in p, p))  # NumPy's own first
         except OSError:
             paths = []
         for path in paths:
