@@ -77,6 +77,13 @@ def test_quiet_blas_stops_idle_spinning_and_restores(monkeypatch):
     np.testing.assert_allclose(a @ a, expected, rtol=1e-4)
 
 
+def test_quiet_blas_disabled_leaves_blas_alone(monkeypatch):
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    with threads.quiet_blas(enabled=False):
+        assert not threads.blas_is_quiet()
+        assert "OPENBLAS_THREAD_TIMEOUT" not in os.environ
+
+
 def test_quiet_blas_leaves_a_users_setting(monkeypatch):
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "20")
     with threads.quiet_blas():

@@ -8,7 +8,11 @@ Python threads, each taking one range of the buffer, runs them on all cores at o
 They only get the cores if BLAS's threads let go of them: OpenBLAS's idle threads spin
 for about 0.1 s after each call (2**28 cycles). ``quiet_blas()`` has them sleep after
 2**14 cycles (a few microseconds) for the duration of a block, which ``fit`` wraps
-around its epochs; a user's own ``OPENBLAS_THREAD_TIMEOUT`` is left as it is.
+around its epochs; a user's own ``OPENBLAS_THREAD_TIMEOUT`` is left as it is. The
+setting takes effect by restarting OpenBLAS's thread pool, which must not happen while
+another thread of the process is inside a BLAS call: where ``fit`` runs beside other BLAS
+work, set ``OPENBLAS_THREAD_TIMEOUT`` (or ``FCNET_NUM_THREADS=1``) and fcnet leaves the
+pool alone.
 
 ``FCNET_NUM_THREADS`` sets the team size; by default it is the number of usable cores,
 at most 4. ``FCNET_NUM_THREADS=1`` turns the team off.
@@ -146,10 +150,13 @@ def blas_is_quiet() -> bool:
 
 
 @contextlib.contextmanager
-def quiet_blas():
-    """Inside the block OpenBLAS's idle threads sleep after ~2**14 cycles, not 2**28."""
+def quiet_blas(enabled: bool = True):
+    """Inside the block OpenBLAS's idle threads sleep after ~2**14 cycles, not 2**28.
+
+    With ``enabled`` False (no team will run) the block leaves BLAS as it is.
+    """
     global _quiet
-    lib = None if blas_is_quiet() else _loaded_openblas()
+    lib = None if not enabled or blas_is_quiet() else _loaded_openblas()
     if lib is None:
         yield
         return

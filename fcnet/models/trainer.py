@@ -120,7 +120,8 @@ class Trainer:
         self.stop_training = False
         callback_list.on_train_begin()
         logs = {}
-        with threads.quiet_blas():  # the optimizer step's team gets the cores (backend.threads)
+        team = self._step is not None and self._step.share_ranges is not None
+        with threads.quiet_blas(team):  # the optimizer step's team gets the cores
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 callback_list.on_epoch_begin(epoch)
