@@ -1,0 +1,48 @@
+"""Batches over arrays: every row once per epoch, rows of x, y and weights kept together."""
+
+import numpy as np
+
+import fcnet
+from fcnet.models.data_adapter import ArrayBatches
+
+
+def _epoch_rows(batches):
+    return [tuple(np.asarray(a).copy() for a in batch) for batch in batches.epoch()]
+
+
+def test_shuffled_batches_cover_every_row_once_and_keep_rows_together():
+    n = 23
+    x = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+    y, sw = np.arange(n) * 10, np.arange(n, dtype=np.float32) / 2
+    batches = ArrayBatches((x, y, sw), 5, shuffle=True, rng=np.random.default_rng(0))
+    epochs = [_epoch_rows(batches) for _ in range(2)]
+    for epoch in epochs:
+        assert [len(b[0]) for b in epoch] == [5, 5, 5, 5, 3]
+        rows = np.concatenate([b[0][:, 0] for b in epoch]) / 2
+        assert sorted(rows.astype(int)) == list(range(n))
+        for bx, by, bsw in epoch:  # the same rows of x, y and sample_weight
+            np.testing.assert_array_equal(by, bx[:, 0] / 2 * 10)
+            np.testing.assert_array_equal(bsw, bx[:, 0] / 4)
+    first, second = (np.concatenate([b[1] for b in e]) for e in epochs)
+    assert not np.array_equal(first, second)  # reshuffled each epoch
+
+
+def test_unshuffled_batches_are_contiguous_and_sample_weight_may_be_absent():
+    x = np.arange(7, dtype=np.float32).reshape(7, 1)
+    batches = ArrayBatches((x, x[:, 0], None), 3)
+    epoch = list(batches.epoch())
+    assert [b[0][:, 0].tolist() for b in epoch] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert all(b[2] is None for b in epoch)
+
+
+def test_shuffled_fit_is_reproducible_with_a_seed():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((50, 3), dtype=np.float32), rng.random((50, 1), dtype=np.float32)
+
+    def run():
+        fcnet.utils.set_random_seed(5)
+        model = fcnet.Sequential([fcnet.Input(shape=(3,)), fcnet.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        return model.fit(x, y, batch_size=8, epochs=3, verbose=0).history["loss"]
+
+    assert run() == run()
