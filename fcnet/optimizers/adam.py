@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from fcnet.optimizers.base import Optimizer
 from fcnet.optimizers.state import _pow32
+
+# On a GPU the whole update is one kernel (DESIGN §3): the same three lines, fused.
+_ADAM_LINES = """
+m = m + (g - m) * k1;
+v = v + (g * g - v) * k2;
+p = p - k_alpha * m / (sqrt(v) + k_eps);
+"""
+
+
+@functools.cache
+def _fused_kernel(xp):
+    return xp.ElementwiseKernel("T g, T k1, T k2, T k_eps, T k_alpha", "T p, T m, T v",
+                                _ADAM_LINES, "fcnet_adam")
 
 
 class Adam(Optimizer):
@@ -56,6 +70,10 @@ class Adam(Optimizer):
         m, v = slots["momentum"], slots["velocity"]
         alpha = lr * math.sqrt(1.0 - _pow32(b2, t)) / (1.0 - _pow32(b1, t))
         k1, k2, k_eps, k_alpha = self._coefs(1.0 - b1, 1.0 - b2, self.epsilon, alpha)
+        if not self.amsgrad and hasattr(xp, "ElementwiseKernel"):  # CuPy
+            dtype = p.dtype.type
+            _fused_kernel(xp)(g, dtype(k1), dtype(k2), dtype(k_eps), dtype(k_alpha), p, m, v)
+            return
         xp.subtract(g, m, out=t1)
         t1 *= k1
         m += t1  # m + (g − m)(1 − β1)
