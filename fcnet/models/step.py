@@ -11,15 +11,10 @@ from __future__ import annotations
 import inspect
 
 from fcnet import activations, backend
-from fcnet.backend import threads
 from fcnet.layers import activity_penalty, penalties_and_gradients
 from fcnet.models.data_adapter import to_device
 
 _FUSABLE = {activations.softmax: "softmax", activations.sigmoid: "sigmoid"}
-
-# Below this many parameters, handing the update to a team (tens of microseconds)
-# costs more than sharing it saves.
-MIN_SHARED_UPDATE = 2**17
 
 
 class TrainStep:
@@ -45,28 +40,16 @@ class TrainStep:
             self.fused = None  # the activity penalty needs dL/dy of the output, not dL/dz
         first = self.layers[0]
         self.first_skips_dx = "need_dx" in inspect.signature(first.backward).parameters
-        self.share_ranges = _share_ranges(parameters.params.size)
 
     def run(self, x, y, sample_weight=None) -> float:
         """One step on a batch; returns the batch loss (regularization included)."""
         x, y, sample_weight = to_device(x, y, sample_weight)
         value, _, h = self.gradients(x, y, sample_weight)
         self.model._update_metrics(y, h, sample_weight)
-        shares = self.share_ranges and self.optimizer.split(self.share_ranges)
-        if shares and threads.blas_is_quiet():
-            self._shared_update(shares, self.parameters.grads)
-        else:
-            self.optimizer.apply(self.parameters.grads)
+        self.optimizer.apply(self.parameters.grads)
         for variable in self.constrained:
             variable.assign(variable.constraint(variable.value))
         return value
-
-    def _shared_update(self, shares, grads) -> None:
-        """The optimizer step with each team member updating one range of the buffer."""
-        optimizer = self.optimizer
-        lr, step = optimizer.begin_split_step()
-        threads.team(len(shares)).run(lambda i: shares[i].step_range(grads, lr, step))
-        optimizer.end_split_step()
 
     def gradients(self, x, y, sample_weight=None, need_dx: bool = False, training=True):
         """``(loss, dL/dx or None, output)``; dL/dw lands in the flat ``grads`` buffer."""
@@ -107,11 +90,3 @@ class TrainStep:
             variable.settle_grad()  # a slot no layer wrote reads as zeros
         return float(value), dh, h
 
-
-def _share_ranges(size: int):
-    """Contiguous ranges of the flat buffer, one per team member; None for one thread."""
-    members = threads.num_threads()
-    if members < 2 or size < MIN_SHARED_UPDATE or backend.xp.__name__ != "numpy":
-        return None
-    edges = [size * i // members for i in range(members + 1)]
-    return list(zip(edges[:-1], edges[1:]))

@@ -17,7 +17,6 @@ import numpy
 from fcnet import backend, losses
 from fcnet import metrics as metrics_module
 from fcnet import optimizers as optimizers_module
-from fcnet.backend import threads
 from fcnet.callbacks import CallbackList, History
 from fcnet.layers import Layer, activity_penalty, weight_penalty
 from fcnet.layers.input_spec import check_input
@@ -120,18 +119,16 @@ class Trainer:
         self.stop_training = False
         callback_list.on_train_begin()
         logs = {}
-        team = self._step is not None and self._step.share_ranges is not None
-        with threads.quiet_blas(team):  # the optimizer step's team gets the cores
-            for epoch in range(initial_epoch, epochs):
-                self._reset_metrics()
-                callback_list.on_epoch_begin(epoch)
-                logs = self._train_epoch(data, callback_list, steps_per_epoch)
-                if val is not None and (epoch + 1) % validation_freq == 0:
-                    val_logs = self._evaluate_batches(val, None, validation_steps)
-                    logs.update({"val_" + k: v for k, v in val_logs.items()})
-                callback_list.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            callback_list.on_epoch_begin(epoch)
+            logs = self._train_epoch(data, callback_list, steps_per_epoch)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_batches(val, None, validation_steps)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            callback_list.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
         if self.optimizer.use_ema:  # Keras ends training on the averaged weights
             self.optimizer.finalize_variable_values()
         callback_list.on_train_end(logs)
