@@ -16,7 +16,6 @@ import time
 import numpy as np
 
 import fcnet
-from fcnet.backend import threads
 from fcnet.models.step import TrainStep
 from fcnet.optimizers import Optimizer
 
@@ -50,11 +49,10 @@ def bare_products(batch, repeats):
         for i in (1, 2):
             dz[i] @ w[i].T  # dx (the first layer skips it)
     times = []
-    with threads.quiet_blas():
-        for _ in range(repeats * 100):
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
+    for _ in range(repeats * 100):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
@@ -74,22 +72,21 @@ def main() -> None:
     model = fcnet.Sequential(layers)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, batch_size=args.batch, verbose=0)  # warm-up
-    names = ("run", "gradients", "_shared_update", "apply")
+    names = ("run", "gradients", "apply")
     per_run = {name: [] for name in ("step", "gradient pass", "optimizer update", "rest")}
     totals = dict.fromkeys(names, 0.0)
-    for name in names[:3]:
+    for name in names[:2]:
         timed(TrainStep, name, totals)
     timed(Optimizer, "apply", totals)
     for _ in range(args.repeats):
         totals.update(dict.fromkeys(names, 0.0))
         model.fit(x, y, batch_size=args.batch, verbose=0)
-        update = totals["_shared_update"] + totals["apply"]
+        update = totals["apply"]
         per_run["step"].append(totals["run"])
         per_run["gradient pass"].append(totals["gradients"])
         per_run["optimizer update"].append(update)
         per_run["rest"].append(totals["run"] - totals["gradients"] - update)
-    shared = "shared by the team" if totals["_shared_update"] else "on one thread"
-    print(f"MLP {'-'.join(map(str, SIZES))}, batch {args.batch}, Adam ({shared}): "
+    print(f"MLP {'-'.join(map(str, SIZES))}, batch {args.batch}, Adam: "
           f"median of {args.repeats} runs of {args.steps} steps, per step")
     for name, values in per_run.items():
         print(f"  {name:<18} {statistics.median(values) / args.steps * 1e3:6.2f} ms")

@@ -22,8 +22,6 @@ class Adagrad(Optimizer):
     Slots: ``accumulator`` per variable, initialised to ``initial_accumulator_value``.
     """
 
-    _elementwise_rule = True
-
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
                  name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)

@@ -48,8 +48,6 @@ class Adam(Optimizer):
     then ``velocity_hat`` per variable (amsgrad).
     """
 
-    _elementwise_rule = True
-
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)

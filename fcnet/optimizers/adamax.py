@@ -25,8 +25,6 @@ class Adamax(Optimizer):
     Slots, in Keras's order: ``momentum`` and ``norm`` interleaved per variable.
     """
 
-    _elementwise_rule = True
-
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)

@@ -28,11 +28,10 @@ import warnings
 import numpy
 
 from fcnet import backend
-from fcnet.optimizers.ranges import RangeSteps
 from fcnet.optimizers.state import OptimizerState
 
 
-class Optimizer(OptimizerState, RangeSteps):
+class Optimizer(OptimizerState):
     """Base class of fcnet's optimizers (the Keras 3 keyword arguments).
 
     Args:
@@ -186,7 +185,6 @@ class Optimizer(OptimizerState, RangeSteps):
                                             dtype=params.dtype)
         self._t1 = xp.empty(work, dtype=params.dtype)
         self._t2 = xp.empty(work, dtype=params.dtype)
-        self._views = {}  # split()'s views, made anew after each build
         # float32 0-d coefficients: a ufunc takes them ~2x faster than Python floats
         self._ks = (tuple(numpy.zeros((), dtype=params.dtype) for _ in range(8))
                     if xp is numpy else None)
@@ -244,7 +242,6 @@ class Optimizer(OptimizerState, RangeSteps):
                 else:
                     ranges.append((start, stop))
         self._decay_ranges = None if ranges == [(0, self._size)] else ranges
-        self._views = {}
 
     # ---- one step -------------------------------------------------------------------------
 

@@ -30,8 +30,6 @@ class RMSprop(Optimizer):
     then every ``average_gradient`` (centered).
     """
 
-    _elementwise_rule = True
-
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
                  centered=False, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)

@@ -23,8 +23,6 @@ class SGD(Optimizer):
     Slots: ``momentum`` per variable, only when ``momentum != 0``.
     """
 
-    _elementwise_rule = True
-
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not (
