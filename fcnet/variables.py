@@ -2,11 +2,11 @@
 
 A variable's ``value`` may be its own array or a view into a model's flat
 parameter buffer (DESIGN §3); ``assign`` always writes in place, so the view
-stays valid. ``grad`` is the gradient slot that a layer's ``backward`` adds into.
-
-A training step clears every slot in O(1) (``clear_grad``): the slot then reads as
-zeros, and the first writer of the step may overwrite it (``grad_to_write``), so a
-layer can write ``dkernel`` with ``out=`` instead of allocating it and adding.
+stays valid. ``grad`` is the gradient slot a layer's ``backward`` adds into: once
+the model packs its parameters, a view into the flat gradient buffer, which is what
+the optimizer and the gradient checker read. It cannot be replaced, only written in
+place (``w.grad += dw``, ``w.grad[...] = dw``); which write of a pass overwrites and
+which adds is the engine's business (``fcnet.layers.Step``).
 """
 
 from __future__ import annotations
@@ -41,35 +41,27 @@ class Variable:
         self.regularizer = regularizer
         self.constraint = constraint
         self._grad = None
-        self._grad_clear = False
 
     @property
     def grad(self):
-        """The gradient slot (None until allocated); zeros after ``clear_grad``."""
-        self.settle_grad()
+        """The gradient slot: a view into the model's flat gradient buffer once packed,
+        before that an array of the variable's own (zeros when first read)."""
+        if self._grad is None or self._grad.shape != self.value.shape:
+            self._grad = backend.xp.zeros_like(self.value)
         return self._grad
 
     @grad.setter
     def grad(self, value) -> None:
-        self._grad = value
-        self._grad_clear = False
+        if value is not self._grad:  # ``w.grad += dw`` hands back the same array: fine
+            raise AttributeError(
+                f"Variable '{self.path}': `.grad` is the slot the optimizer reads and cannot "
+                "be replaced. Write into it in place: `w.grad += dw` (a layer's `backward` "
+                "adds its gradient) or `w.grad[...] = dw`.")
 
-    def clear_grad(self) -> None:
-        """Marks the slot as holding no gradient yet: it is zero-filled only if read."""
-        self._grad_clear = self._grad is not None
-
-    def settle_grad(self) -> None:
-        """Zero-fills a slot still cleared, before the flat buffer is read as a whole."""
-        if self._grad_clear:
-            self._grad.fill(0)
-            self._grad_clear = False
-
-    def grad_to_write(self):
-        """The slot, if it holds no gradient yet this step (the caller overwrites it); else None."""
-        if self._grad_clear:
-            self._grad_clear = False
-            return self._grad
-        return None
+    def _bind(self, value, grad) -> None:
+        """Makes ``value`` and ``grad`` the variable's arrays (views into flat buffers)."""
+        self.value = value
+        self._grad = grad
 
     @property
     def shape(self) -> tuple:
@@ -107,11 +99,8 @@ class Variable:
         return self
 
     def zero_grad(self) -> None:
-        """Clears the gradient slot (allocating it on first use)."""
-        if self.grad is None or self.grad.shape != self.value.shape:
-            self.grad = backend.xp.zeros_like(self.value)
-        else:
-            self.grad.fill(0)
+        """Fills the gradient slot with zeros."""
+        self.grad.fill(0)
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()

@@ -70,7 +70,11 @@ def test_variable_assign_and_gradient_slot():
     assert v.numpy().dtype == np.float32 and v.trainable
     with pytest.raises(ValueError, match=r"expected shape \(2, 2\), received shape \(3,\)"):
         v.assign([1, 2, 3])
-    assert v.grad is None
+    assert v.grad.shape == (2, 2) and not v.grad.any()  # zeros until a backward adds
+    v.grad += 1.0  # in place: the same slot
+    assert v.grad.sum() == 4
     v.zero_grad()
-    assert v.grad.shape == (2, 2) and not v.grad.any()
+    assert not v.grad.any()
+    with pytest.raises(AttributeError, match=r"kernel.*cannot be replaced.*in place"):
+        v.grad = np.ones((2, 2), "float32")
     np.testing.assert_array_equal(np.asarray(v) + 1, [[2, 3], [4, 5]])

@@ -7,14 +7,16 @@ from fcnet.models.data_adapter import ArrayBatches
 
 
 def _epoch_rows(batches):
-    return [tuple(np.asarray(a).copy() for a in batch) for batch in batches.epoch()]
+    """Each batch as ``(x, y, sample_weight)`` copies (one target, one weight)."""
+    return [(x.copy(), ys[0].copy(), None if sws is None else sws[0].copy())
+            for x, ys, sws in batches.epoch()]
 
 
 def test_shuffled_batches_cover_every_row_once_and_keep_rows_together():
     n = 23
     x = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
     y, sw = np.arange(n) * 10, np.arange(n, dtype=np.float32) / 2
-    batches = ArrayBatches((x, y, sw), 5, shuffle=True, rng=np.random.default_rng(0))
+    batches = ArrayBatches((x, [y], [sw]), 5, shuffle=True, rng=np.random.default_rng(0))
     epochs = [_epoch_rows(batches) for _ in range(2)]
     for epoch in epochs:
         assert [len(b[0]) for b in epoch] == [5, 5, 5, 5, 3]
@@ -29,10 +31,19 @@ def test_shuffled_batches_cover_every_row_once_and_keep_rows_together():
 
 def test_unshuffled_batches_are_contiguous_and_sample_weight_may_be_absent():
     x = np.arange(7, dtype=np.float32).reshape(7, 1)
-    batches = ArrayBatches((x, x[:, 0], None), 3)
+    batches = ArrayBatches((x, [x[:, 0]], None), 3)
     epoch = list(batches.epoch())
     assert [b[0][:, 0].tolist() for b in epoch] == [[0, 1, 2], [3, 4, 5], [6]]
     assert all(b[2] is None for b in epoch)
+
+
+def test_inputs_given_as_a_dict_are_batched_together():
+    a = np.arange(6, dtype=np.float32).reshape(6, 1)
+    batches = ArrayBatches(({"a": a, "b": a * 10}, [a[:, 0]], None), 4, shuffle=True,
+                           rng=np.random.default_rng(1))
+    for x, (y,), _ in batches.epoch():
+        np.testing.assert_array_equal(x["b"], x["a"] * 10)
+        np.testing.assert_array_equal(y, x["a"][:, 0])
 
 
 def test_shuffled_fit_is_reproducible_with_a_seed():

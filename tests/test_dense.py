@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import fcnet as keras
-from fcnet.layers import Dense
+from fcnet.layers import Dense, Step
+from fcnet.models.parameters import FlatParameters
 from fcnet.testing import check_gradients
 
 
@@ -167,9 +168,9 @@ def test_gradients_rank3_input():
 
 
 def test_checker_catches_a_wrong_backward():
-    class TwiceDense(Dense):
-        def backward(self, ctx, dy, need_dx=True):
-            return 2 * super().backward(ctx, dy, need_dx)
+    class TwiceDense(Dense):  # a subclass's own backward is what the engine runs
+        def backward(self, ctx, dy):
+            return 2 * super().backward(ctx, dy)
 
     with pytest.raises(AssertionError, match="Gradient check failed for input"):
         check_gradients(TwiceDense(3), np.random.default_rng(3).normal(size=(4, 5)))
@@ -177,8 +178,8 @@ def test_checker_catches_a_wrong_backward():
 
 def test_checker_catches_a_wrong_kernel_gradient():
     class HalfKernel(Dense):
-        def backward_z(self, ctx, dz, need_dx=True):
-            dx = super().backward_z(ctx, dz, need_dx)
+        def backward(self, ctx, dy):
+            dx = super().backward(ctx, dy)
             self.kernel.grad *= 0.5
             return dx
 
@@ -186,24 +187,62 @@ def test_checker_catches_a_wrong_kernel_gradient():
         check_gradients(HalfKernel(3), np.random.default_rng(4).normal(size=(4, 5)))
 
 
-def test_cleared_gradient_slots_read_zero_and_accumulate():
-    """After clear_grad the first backward writes dkernel in place, a second one adds."""
+def test_first_write_of_a_pass_overwrites_stale_slots_and_a_second_adds():
+    """The engine's protocol: a layer's first backward in a pass writes dkernel in place
+    over whatever the slot held; a second call of the same layer (shared) adds."""
     layer = Dense(3, activation="tanh")
     x = np.random.default_rng(0).random((4, 2), dtype=np.float32)
     layer(x)
-    for v in layer.trainable_variables:
-        v.grad = np.full(v.shape, 7.0, np.float32)  # stale values from an earlier step
-        v.clear_grad()
-    np.testing.assert_array_equal(layer.bias.grad, np.zeros(3))  # reading zero-fills
-    layer.bias.clear_grad()
+    parameters = FlatParameters(layer.trainable_variables)
+    parameters.grads[:] = 7.0  # stale values from an earlier step
     dy = np.ones((4, 3), np.float32)
-    _, ctx = layer.forward(x)
-    layer.backward(ctx, dy)
-    once = [v.grad.copy() for v in layer.trainable_variables]
-    dz = dy * (1 - np.tanh(x @ layer.kernel.value + layer.bias.value) ** 2)
-    np.testing.assert_allclose(once[0], x.T @ dz, rtol=1e-6)
-    np.testing.assert_allclose(once[1], dz.sum(axis=0), rtol=1e-6)
-    layer.backward(ctx, dy)  # a shared layer's second call adds its share
-    for v, first in zip(layer.trainable_variables, once):
-        np.testing.assert_allclose(v.grad, 2 * first, rtol=1e-6)
-        assert v.grad_to_write() is None
+    step = Step()
+    y, ctx = layer.forward_step(x, True, step)
+    dz = dy * (1 - y**2)
+    layer.backward_step(ctx, dy, step)
+    np.testing.assert_allclose(layer.kernel.grad, x.T @ dz, rtol=1e-6)
+    np.testing.assert_allclose(layer.bias.grad, dz.sum(0), rtol=1e-6)
+    layer.backward_step(ctx, dy, step)
+    np.testing.assert_allclose(layer.kernel.grad, 2 * x.T @ dz, rtol=1e-6)
+    assert np.shares_memory(layer.kernel.grad, parameters.grads)  # what the optimizer reads
+
+
+def test_a_backward_that_replaces_grad_gets_a_clear_error():
+    class Replacing(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight("w", (input_shape[-1], 2))
+
+        def call(self, x, training=False):
+            return x @ self.w.value
+
+        def backward(self, ctx, dy):
+            self.w.grad = ctx.T @ dy  # replaces the slot: would never train
+            return dy @ self.w.value.T
+
+    model = keras.Sequential([keras.Input((3,)), Replacing()])
+    model.compile("sgd", "mse")
+    with pytest.raises(AttributeError, match=r"replacing/w.*cannot be replaced.*w.grad \+= dw"):
+        model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    with pytest.raises(AttributeError, match="cannot be replaced"):
+        check_gradients(Replacing(), np.ones((2, 3)))
+
+
+def test_a_frozen_dense_computes_no_weight_gradient(monkeypatch):
+    """Counted, not timed: a frozen layer never calls the weight-gradient kernel."""
+    import fcnet.layers.dense as dense_module
+
+    calls = []
+    original = dense_module.dense_backward
+
+    def counting(x, dz, kernel, *args, **kwargs):
+        calls.append(kernel.shape)
+        return original(x, dz, kernel, *args, **kwargs)
+
+    monkeypatch.setattr(dense_module, "dense_backward", counting)
+    frozen = Dense(6, name="frozen")
+    model = keras.Sequential([keras.Input((4,)), Dense(5), frozen, Dense(2)])
+    frozen.trainable = False
+    model.compile("sgd", "mse")
+    model.fit(np.ones((8, 4)), np.ones((8, 2)), batch_size=4, verbose=0)
+    assert calls and (5, 6) not in calls  # the frozen kernel is (5, 6)
+    assert calls.count((4, 5)) == calls.count((6, 2)) == 2  # the others, once a step

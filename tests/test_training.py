@@ -171,14 +171,14 @@ def test_nan_loss_with_terminate_on_nan_stops_after_that_batch(capsys):
     model = small_model()
     model.compile(optimizer="sgd", loss="mse")
     x, y = data(n=64)
-    y[20] = np.nan  # in the second batch of 16
+    x[20] = 3e38  # finite, but its squared error overflows: the second batch's loss is inf
     seen = []
     history = model.fit(x, y, batch_size=16, epochs=3, verbose=0, shuffle=False,
                         callbacks=[keras.callbacks.TerminateOnNaN(),
                                    keras.callbacks.LambdaCallback(
                                        on_train_batch_end=lambda b, logs: seen.append(b))])
     assert seen == [0, 1]
-    assert len(history.history["loss"]) == 1 and np.isnan(history.history["loss"][0])
+    assert len(history.history["loss"]) == 1 and not np.isfinite(history.history["loss"][0])
     assert "Invalid loss" in capsys.readouterr().out
 
 
@@ -189,6 +189,34 @@ def test_non_finite_inputs_are_rejected():
     x[3, 1] = np.inf
     with pytest.raises(ValueError, match="non-finite"):
         model.fit(x, y, verbose=0)
+
+
+@pytest.mark.parametrize("where", ["y", "sample_weight"])
+def test_non_finite_targets_and_weights_are_rejected_like_inputs(where):
+    model = small_model()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = data()
+    sw = np.ones(len(x), np.float32)
+    (y if where == "y" else sw)[5] = np.nan
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=f"`{where}` contains 1 non-finite"):
+        model.fit(x, y, sample_weight=sw, verbose=0)
+    with pytest.raises(ValueError, match=f"`{where}` contains 1 non-finite"):
+        model.evaluate(x, y, sample_weight=sw, verbose=0)
+    for b, a in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # no step was taken
+
+
+def test_empty_data_is_refused_by_fit_evaluate_and_predict():
+    model = small_model()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = data()
+    empty_x, empty_y = x[:0], y[:0]
+    for call in (lambda: model.fit(empty_x, empty_y, verbose=0),
+                 lambda: model.evaluate(empty_x, empty_y, verbose=0),
+                 lambda: model.predict(empty_x, verbose=0)):
+        with pytest.raises(ValueError, match=r"`x` to hold at least one sample.*\(0, "):
+            call()
 
 
 def test_early_stopping_restores_best_weights():

@@ -3,22 +3,30 @@
 from fcnet.layers.activation import Activation
 from fcnet.layers.base import Layer
 from fcnet.layers.dense import Dense
+from fcnet.layers.dot import Dot
 from fcnet.layers.dropout import Dropout
 from fcnet.layers.input_layer import Input, InputLayer
 from fcnet.layers.input_spec import InputSpec, KerasTensor
+from fcnet.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from fcnet.layers.node import Node
 from fcnet.layers.regularization import (
-    activity_penalty,
+    activity_gradient,
+    activity_value,
     penalties_and_gradients,
     weight_penalty,
 )
 from fcnet.layers.reshaping import Flatten, Reshape
+from fcnet.layers.step import Step
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "InputSpec",
-           "KerasTensor", "Layer", "Reshape", "activity_penalty", "deserialize", "get",
-           "penalties_and_gradients", "serialize", "weight_penalty"]
+__all__ = ["Activation", "Add", "Average", "Concatenate", "Dense", "Dot", "Dropout", "Flatten",
+           "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer", "Maximum", "Minimum",
+           "Multiply", "Node", "Reshape", "Step", "Subtract", "activity_gradient",
+           "activity_value", "deserialize", "get", "penalties_and_gradients", "serialize",
+           "weight_penalty"]
 
 _CLASSES = {cls.__name__: cls for cls in
-            (Activation, Dense, Dropout, Flatten, InputLayer, Reshape)}
+            (Activation, Add, Average, Concatenate, Dense, Dot, Dropout, Flatten, InputLayer,
+             Maximum, Minimum, Multiply, Reshape, Subtract)}
 
 
 def serialize(layer: Layer) -> dict:

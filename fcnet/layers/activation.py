@@ -33,6 +33,15 @@ class Activation(Layer):
                 f"Layer '{self.name}': activation {self.activation!r} has no `gradient`.")
         return gradient(dy, x, y)
 
+    @property
+    def output_activation(self):
+        return self.activation
+
+    def backward_step(self, ctx, dy, step, need_dx=True, from_z=False):
+        """``from_z``: the loss already gave dL/dx through the activation (fused)."""
+        ctx, dy = self._activity_backward(ctx, dy)
+        return dy if from_z else self.backward(ctx, dy)
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 

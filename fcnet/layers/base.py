@@ -3,20 +3,37 @@
     build(input_shape)             create weights with add_weight()
     call(x, training=False) -> y   the forward pass, as in Keras
     forward(x, training) -> (y, ctx)   y plus what backward needs
-    backward(ctx, dy) -> dx        add dL/dw into each trainable variable's .grad; return dL/dx
+    backward(ctx, dy) -> dx        add dL/dw into each trainable variable's .grad
+                                   (in place: ``w.grad += ...``); return dL/dx
 
 ``ctx`` is returned, never stored on the layer, so one layer can be called many
 times in one graph. A user's layer writes ``build``/``call``; to be trained it also
 writes ``backward`` (the default ``forward`` hands it the input ``x`` as ``ctx``).
+A layer with several inputs receives a list (or dict) ``x`` and returns one dx per input.
+
+The engine calls ``forward_step`` / ``backward_step``, which wrap the contract with
+what a training pass shares (``Step``): the layer's activity penalty is added on the
+way forward and its gradient on the way back, at any depth; on its first gradient
+write of a pass a layer's slots are cleared, so ``backward`` may add into them.
+Built-in layers override ``backward_step`` to write with ``out=`` instead, to skip
+``dx`` where nothing upstream needs it, and (``from_z``) to start from dL/dz when the
+loss fuses with their output activation.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy
 
 from fcnet import backend, constraints, initializers, regularizers
+from fcnet.backend import tree
+from fcnet.layers import recording
 from fcnet.layers.input_spec import InputSpec, KerasTensor, check_input
-from fcnet.layers.regularization import activity_penalty
+from fcnet.layers.node import Node
+from fcnet.layers.regularization import activity_gradient, activity_value
+from fcnet.layers.step import Step
 from fcnet.variables import Variable
 
 _BASE_KWARGS = ("input_shape", "input_dim", "batch_input_shape", "batch_size")
@@ -51,7 +68,7 @@ class Layer:
             raise ValueError("Argument `name` must be a string and cannot contain character "
                              f"`/`. Received: name={name} (of type {type(name)})")
         self.name = name
-        self.trainable = trainable
+        self._trainable = bool(trainable)
         if isinstance(dtype, dict):  # a DTypePolicy config from a file
             dtype = dtype.get("config", {}).get("name", backend.floatx())
         self.dtype = dtype or backend.floatx()
@@ -62,6 +79,7 @@ class Layer:
         self._non_trainable_weights: list[Variable] = []
         self._activity_losses: list[float] = []
         self._build_shapes = None
+        self._inbound_nodes: list[Node] = []
         self._batch_input_shape = _batch_input_shape(kwargs)
 
     # ------------------------------------------------------------------ weights
@@ -84,6 +102,7 @@ class Layer:
             scope=self.name if in_own_scope else None,
             path="/".join(outer + (self.name, name)),
         )
+        bump_generation()
         target = self._trainable_weights if trainable else self._non_trainable_weights
         for i, old in enumerate(target):
             if old._short_name == name:
@@ -92,6 +111,18 @@ class Layer:
         else:
             target.append(variable)
         return variable
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Freezing (or unfreezing) a layer does the same to every layer inside it."""
+        self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
+        bump_generation()
 
     @property
     def weights(self) -> list[Variable]:
@@ -163,6 +194,20 @@ class Layer:
         own = penalties + list(self._activity_losses)
         return own + [loss for layer in self._sublayers() for loss in layer.losses]
 
+    def _flatten_layers(self) -> list[Layer]:
+        """This layer and every layer inside it, each once, depth first."""
+        seen, order = set(), []
+
+        def visit(layer):
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                order.append(layer)
+                for sub in layer._sublayers():
+                    visit(sub)
+
+        visit(self)
+        return order
+
     # ------------------------------------------------------------------ the contract
     def build(self, input_shape) -> None:
         """Creates the weights; the base layer has none."""
@@ -176,7 +221,7 @@ class Layer:
 
     def forward(self, x, training: bool = False):
         """``(y, ctx)``: the output and what ``backward`` needs (by default the input)."""
-        return self.call(x, training=training), x
+        return call_with_training(self, x, training), x
 
     def backward(self, ctx, dy):
         """Adds dL/dw into each trainable variable's ``.grad`` and returns dL/dx."""
@@ -188,29 +233,85 @@ class Layer:
         raise NotImplementedError(
             f"Layer {type(self).__name__} does not implement `compute_output_shape()`.")
 
+    # ------------------------------------------------------------------ the engine's entry points
+    @property
+    def output_activation(self):
+        """The activation the forward pass ends with, where ``backward_step`` can start
+        from dL/dz (``from_z``) instead; None for layers that cannot."""
+        return None
+
+    def forward_step(self, x, training, step: Step):
+        """``forward``, plus the activity penalty ``A(y) / batch`` added to ``step``."""
+        y, ctx = self.forward(x, training)
+        if self.activity_regularizer is not None:
+            step.penalties.append(activity_value(self.activity_regularizer, y))
+            ctx = _WithActivity(ctx, y)
+        return y, ctx
+
+    def backward_step(self, ctx, dy, step: Step, need_dx: bool = True, from_z: bool = False):
+        """``backward`` within a pass: ``dy += A'(y) / batch`` for an activity penalty;
+        the layer's gradient slots are cleared before its first write of the pass."""
+        ctx, dy = self._activity_backward(ctx, dy)
+        if from_z:
+            raise ValueError(f"Layer '{self.name}' has no output activation to fuse with.")
+        if self.trainable and step.first_write(self):
+            for variable in self._trainable_weights:
+                if variable.trainable:
+                    variable.grad.fill(0)
+        return self.backward(ctx, dy)
+
+    def _activity_backward(self, ctx, dy):
+        """``(ctx, dy)`` with the activity penalty's gradient added to dy where there is one."""
+        if isinstance(ctx, _WithActivity):
+            dy = dy + activity_gradient(self.activity_regularizer, ctx.y)
+            ctx = ctx.ctx
+        return ctx, dy
+
     # ------------------------------------------------------------------ calling
     def _build_in_scope(self, input_shape) -> None:
         """Builds under this layer's name scope (tf.keras 2 names ``dense/kernel:0``)."""
+        input_shape = _tuple_shapes(input_shape)
         with backend.name_scope(self.name):
-            self.build(tuple(input_shape))
+            self.build(input_shape)
         self.built = True
-        self._build_shapes = tuple(input_shape)
+        self._build_shapes = input_shape
 
-    def __call__(self, x, training: bool = False, **kwargs):
-        if isinstance(x, KerasTensor):
-            if not self.built:
-                self._build_in_scope(x.shape)
-            check_input(self, x.shape)
-            return KerasTensor(self.compute_output_shape(x.shape), source=self)
-        x = _as_float_array(x, self.dtype)
+    def __call__(self, inputs, training=None, **kwargs):
+        """Calls the layer on arrays (computing) or on KerasTensors (recording a node).
+
+        Lists and dicts of inputs pass through as they are (merge layers take lists).
+        """
+        if any(isinstance(t, KerasTensor) for t in tree.flatten(inputs)):
+            return self._symbolic_call(inputs)
+        inputs = tree.map_structure(lambda a: _as_float_array(a, self.dtype), inputs)
+        shapes = _shapes_of(inputs)
         if not self.built:
-            check_input(self, x.shape)
-            self._build_in_scope(x.shape)
-        check_input(self, x.shape)
-        y = self.call(x, training=training, **kwargs)
+            _check(self, shapes)
+            self._build_in_scope(shapes)
+        _check(self, shapes)
+        recorder = recording.current()
+        if recorder is not None:  # inside a model's call that is being recorded
+            return recorder.run(self, inputs, recorder.training if training is None
+                                else bool(training))
+        y = call_with_training(self, inputs, bool(training), **kwargs)
         if self.activity_regularizer is not None:
-            self._activity_losses = [activity_penalty(self.activity_regularizer, y)[0]]
+            self._activity_losses = [activity_value(self.activity_regularizer, y)]
         return y
+
+    def _symbolic_call(self, inputs):
+        """Builds the layer from the input shapes and records a ``Node``."""
+        shapes = _shapes_of(inputs)
+        if not self.built:
+            _check(self, shapes)
+            self._build_in_scope(shapes)
+        _check(self, shapes)
+        out = output_shape_of(self, shapes)
+        if _is_shape(out):
+            Node(self, inputs, [KerasTensor(out, dtype=self.dtype, source=self)])
+            return self._inbound_nodes[-1].outputs[0]
+        outputs = [KerasTensor(o, dtype=self.dtype, source=self) for o in out]
+        Node(self, inputs, outputs, nested_outputs=True)
+        return outputs
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -240,6 +341,97 @@ def _batch_input_shape(kwargs: dict):
     if isinstance(shape, int):
         shape = (shape,)
     return (kwargs.get("batch_size"),) + tuple(shape)
+
+
+@functools.cache
+def _accepts_training(call) -> bool:
+    try:
+        parameters = inspect.signature(call).parameters
+    except (TypeError, ValueError):
+        return True
+    return "training" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def call_with_training(layer, x, training, **kwargs):
+    """``layer.call(x, training=...)``, or ``layer.call(x)`` where ``call`` takes no
+    ``training`` (Keras lets a user's ``call`` leave it out)."""
+    if _accepts_training(type(layer).call):
+        return layer.call(x, training=training, **kwargs)
+    return layer.call(x, **kwargs)
+
+
+class _WithActivity:
+    """A ctx with the layer output its activity penalty's gradient needs."""
+
+    __slots__ = ("ctx", "y")
+
+    def __init__(self, ctx, y):
+        self.ctx, self.y = ctx, y
+
+
+_generation = [0]
+
+
+def bump_generation() -> None:
+    """Marks that some layer changed what it trains (weights added, trainable set):
+    models recompute which backward passes a step needs."""
+    _generation[0] += 1
+
+
+def generation() -> int:
+    return _generation[0]
+
+
+def _is_shape(value) -> bool:
+    """Whether ``value`` is one shape (a tuple of ints and Nones), not a list of shapes."""
+    return isinstance(value, (tuple, list)) and all(
+        d is None or isinstance(d, (int, numpy.integer)) for d in value)
+
+
+def _tuple_shapes(shapes):
+    if _is_shape(shapes):
+        return tuple(None if d is None else int(d) for d in shapes)
+    if isinstance(shapes, dict):
+        return {k: _tuple_shapes(v) for k, v in shapes.items()}
+    return [_tuple_shapes(s) for s in shapes]
+
+
+def _shapes_of(inputs):
+    """The shape structure of an input structure (a tuple for one input, else a list/dict)."""
+    if isinstance(inputs, dict):
+        return {k: _shapes_of(v) for k, v in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return [_shapes_of(v) for v in inputs]
+    return tuple(inputs.shape)
+
+
+def _check(layer, shapes) -> None:
+    if _is_shape(shapes):
+        check_input(layer, shapes)
+
+
+def output_shape_of(layer, shapes):
+    """``layer.compute_output_shape(shapes)``, or the shapes found by running it on zeros."""
+    try:
+        return layer.compute_output_shape(shapes)
+    except NotImplementedError:
+        return _probe_output_shapes(layer, shapes)
+
+
+def _probe_output_shapes(layer, shapes):
+    """Output shapes found by running the layer on zeros (batch axis kept as given)."""
+    xp = backend.xp
+
+    def zeros(shape):
+        return xp.zeros(tuple(1 if d is None else d for d in shape), layer.dtype)
+
+    def batch_of(out):
+        return (shapes[0] if _is_shape(shapes) else None,) + tuple(out.shape[1:])
+
+    probe = zeros(shapes) if _is_shape(shapes) else [zeros(s) for s in shapes]
+    y = layer.call(probe, training=False)
+    return batch_of(y) if not isinstance(y, (list, tuple)) else [batch_of(o) for o in y]
 
 
 def _as_float_array(x, dtype: str):

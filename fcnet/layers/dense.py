@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numbers
 
-from fcnet import activations, backend, constraints, initializers, regularizers
+from fcnet import activations, constraints, initializers, regularizers
 from fcnet.layers.base import Layer
 from fcnet.layers.input_spec import InputSpec
-from fcnet.ops import dense_backward, dense_forward
+from fcnet.ops import dense_backward, dense_forward, dense_input_gradient
 
 
 class Dense(Layer):
@@ -90,9 +90,28 @@ class Dense(Layer):
             y = (activations.in_place(f) or f)(z)
         return y, (x, z, y)
 
-    def backward(self, ctx, dy, need_dx: bool = True):
+    @property
+    def output_activation(self):
+        return None if self._own_backward() else self.activation
+
+    def _own_backward(self) -> bool:
+        """Whether a subclass wrote its own ``backward``, which the engine must then run."""
+        return type(self).backward is not Dense.backward
+
+    def backward(self, ctx, dy):
         """dL/dx from dL/dy; adds dL/dkernel and dL/dbias into the variables' ``grad``."""
-        return self.backward_z(ctx, self.activation_backward(ctx, dy), need_dx)
+        return self._backward_z(ctx, self.activation_backward(ctx, dy), True, False)
+
+    def backward_step(self, ctx, dy, step, need_dx=True, from_z=False):
+        """The engine's backward: ``dkernel``/``dbias`` written straight into the gradient
+        slots on the layer's first write of the pass (added after), none when frozen;
+        ``dx`` only when ``need_dx``; ``from_z``: ``dy`` is already dL/dz."""
+        if self._own_backward():
+            return super().backward_step(ctx, dy, step, need_dx, from_z)
+        ctx, dy = self._activity_backward(ctx, dy)
+        dz = dy if from_z else self.activation_backward(ctx, dy)
+        overwrite = step.first_write(self) if self.trainable else None
+        return self._backward_z(ctx, dz, need_dx, overwrite)
 
     def activation_backward(self, ctx, dy):
         """dL/dz from dL/dy through the activation: ``dz = f'(z) · dy`` (row by row)."""
@@ -107,21 +126,22 @@ class Dense(Layer):
                 "cannot be trained. Give the function a `gradient(dy, x, y)` attribute.")
         return gradient(dy, z, y)
 
-    def backward_z(self, ctx, dz, need_dx: bool = True):
-        """The backward pass from the gradient of the pre-activation ``z``.
-
-        Training uses it directly when the loss hands over dL/dz fused with the
-        output activation (softmax or sigmoid with cross-entropy).
-        """
+    def _backward_z(self, ctx, dz, need_dx, overwrite):
+        """``dW = xᵀ·dz``, ``db = Σ dz`` into the slots (``overwrite`` True: written with
+        ``out=``; False: added; None: not computed, the layer is frozen); returns dx."""
         x = ctx[0]
-        kernel_out = self.kernel.grad_to_write()
-        bias_out = self.bias.grad_to_write() if self.use_bias else None
-        dkernel, dbias, dx = dense_backward(x, dz, self.kernel.value, self.use_bias, need_dx,
-                                            kernel_out, bias_out)
-        if kernel_out is None:
-            _accumulate(self.kernel, dkernel)
-        if self.use_bias and bias_out is None:
-            _accumulate(self.bias, dbias)
+        kernel, bias = self.kernel, self.bias
+        if overwrite is None or not kernel.trainable:
+            return dense_input_gradient(dz, kernel.value) if need_dx else None
+        use_bias = self.use_bias and bias.trainable
+        if overwrite:
+            _, _, dx = dense_backward(x, dz, kernel.value, use_bias, need_dx, kernel.grad,
+                                      bias.grad if use_bias else None)
+            return dx
+        dkernel, dbias, dx = dense_backward(x, dz, kernel.value, use_bias, need_dx)
+        kernel.grad += dkernel
+        if use_bias:
+            bias.grad += dbias
         return dx
 
     def compute_output_shape(self, input_shape):
@@ -149,13 +169,6 @@ class Dense(Layer):
         config = {k: v for k, v in config.items()
                   if k not in ("quantization_config", "lora_rank", "lora_alpha")}
         return cls(**config)
-
-
-def _accumulate(variable, gradient) -> None:
-    """``variable.grad += gradient`` (the slot is allocated when first needed)."""
-    if variable.grad is None:
-        variable.grad = backend.xp.zeros_like(variable.value)
-    variable.grad += gradient
 
 
 def _serialize_or_none(module, obj):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fcnet import backend
 from fcnet.layers.base import Layer
 from fcnet.layers.input_spec import KerasTensor
+from fcnet.layers.node import Node
 
 
 class InputLayer(Layer):
@@ -33,6 +34,7 @@ class InputLayer(Layer):
         self.batch_shape = tuple(batch_shape)
         self.built = True
         self.output = KerasTensor(self.batch_shape, dtype=self.dtype, source=self, name=self.name)
+        Node(self, [], [self.output])
 
     def call(self, x, training=False):
         return x

@@ -42,17 +42,21 @@ def check_input(layer, shape) -> None:
 
 
 class KerasTensor:
-    """A symbolic tensor: a shape (``None`` for unknown sizes) and a dtype.
+    """A symbolic tensor: a shape (``None`` for unknown sizes), a dtype and its history.
 
     ``keras.Input(shape=(3,))`` returns one; calling a layer on it builds the layer
-    and returns the output's KerasTensor without computing anything.
+    and returns the output's KerasTensor without computing anything. The history
+    ``(layer, node_index, tensor_index)`` names the call that made it: output
+    ``tensor_index`` of ``layer._inbound_nodes[node_index]``; a functional model
+    follows these links back from its outputs to its inputs.
     """
 
-    def __init__(self, shape, dtype="float32", source=None, name=None):
+    def __init__(self, shape, dtype="float32", source=None, name=None, history=None):
         self.shape = tuple(shape)
         self.dtype = dtype
         self.source = source
         self.name = name
+        self._keras_history = history
 
     @property
     def ndim(self) -> int:
@@ -60,3 +64,17 @@ class KerasTensor:
 
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    def _raw_operation(self, *args, **kwargs):
+        raise TypeError(
+            "A symbolic tensor (the output of `Input` or of a layer called on one) only flows "
+            "through layers: an arithmetic or NumPy operation on it has no backward pass. Use "
+            "a merge layer (Add, Subtract, Multiply, Concatenate, ...), an Activation layer, "
+            f"or a custom layer with `backward`. Received: an operation on {self!r}")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _raw_operation
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __pow__ = _raw_operation
+    __neg__ = __abs__ = __getitem__ = _raw_operation
+
+    def __array__(self, *args, **kwargs):
+        self._raw_operation()

@@ -20,14 +20,20 @@ def penalties_and_gradients(variables) -> float:
         if variable.regularizer is None:
             continue
         total += float(variable.regularizer(variable.value))
-        if variable.grad is None:
-            variable.zero_grad()
         variable.grad += variable.regularizer.gradient(variable.value)
     return total
 
 
-def activity_penalty(regularizer, y):
-    """``(A(y) / batch, dA/dy / batch)``: Keras divides an activity penalty by the batch size."""
+def _batch_scale(y) -> float:
     batch = y.shape[0] if y.ndim > 0 else 1
-    scale = 1.0 / batch if batch else 0.0
-    return float(regularizer(y)) * scale, regularizer.gradient(y) * y.dtype.type(scale)
+    return 1.0 / batch if batch else 0.0
+
+
+def activity_value(regularizer, y) -> float:
+    """``A(y) / batch``: Keras divides an activity penalty by the batch size."""
+    return float(regularizer(y)) * _batch_scale(y)
+
+
+def activity_gradient(regularizer, y):
+    """``dA/dy / batch``, the penalty's contribution to dL/dy."""
+    return regularizer.gradient(y) * y.dtype.type(_batch_scale(y))

@@ -1,9 +1,11 @@
 """Turns what users pass to ``fit``/``evaluate``/``predict`` into batches.
 
 NumPy arrays are checked and converted once (float32 inputs, 1-D inputs expanded to
-``(n, 1)``), split for validation (the **last** fraction, before shuffling, as Keras
-does), shuffled once per epoch and then cut into contiguous views, so a step costs
-no copy. Python generators and ``PyDataset`` objects yield their own batches.
+``(n, 1)``, NaN and inf refused), split for validation (the **last** fraction, before
+shuffling, as Keras does), shuffled once per epoch and then cut into contiguous views,
+so a step costs no copy. Inputs may be one array or a list or dict of arrays (a model
+with several inputs); targets and sample weights arrive as one list per output.
+Python generators and ``PyDataset`` objects yield their own batches.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import numpy
 
 from fcnet import backend
+from fcnet.backend import tree
 
 
 class PyDataset:
@@ -43,11 +46,21 @@ class PyDataset:
         return len(self)
 
 
+def is_structure(x) -> bool:
+    """A dict, tuple, or list of arrays (several inputs), not a nested list of numbers."""
+    return isinstance(x, (dict, tuple)) or (
+        isinstance(x, list) and bool(x) and hasattr(x[0], "shape"))
+
+
+def as_inputs(x, name: str = "x"):
+    """``as_input_array`` on one array, or on each array of a list or dict."""
+    if is_structure(x):
+        return tree.map_structure(lambda a: as_input_array(a, name), x)
+    return as_input_array(x, name)
+
+
 def as_input_array(x, name: str = "x"):
     """A float32 array with a batch axis; a 1-D array becomes ``(n, 1)``."""
-    if isinstance(x, (dict, tuple)) or (isinstance(x, list) and x and hasattr(x[0], "shape")):
-        raise TypeError(f"fcnet models take one input array. Received: {name} of type "
-                        f"{type(x).__name__}")
     array = numpy.asarray(backend.to_numpy(x))
     if array.dtype.kind not in "fiub":
         raise TypeError(f"Expected numeric data for `{name}`, received an array of dtype "
@@ -61,7 +74,7 @@ def as_input_array(x, name: str = "x"):
 
 def as_target_array(y):
     """Targets: floats become float32, integer labels stay integers."""
-    array = numpy.asarray(y)
+    array = numpy.asarray(backend.to_numpy(y))
     if array.dtype.kind not in "fiub":
         raise TypeError(f"Expected numeric data for `y`, received an array of dtype "
                         f"{array.dtype}.")
@@ -72,20 +85,22 @@ def as_target_array(y):
 
 def check_lengths(*arrays) -> int:
     """The common number of samples; different counts raise naming every count."""
-    sizes = {name: len(a) for name, a in arrays if a is not None}
-    if len(set(sizes.values())) > 1:
-        detail = ", ".join(f"{name} sizes: {size}" for name, size in sizes.items())
+    sizes = [(name, len(a)) for name, a in arrays if a is not None]
+    if len({size for _, size in sizes}) > 1:
+        detail = ", ".join(f"{name} sizes: {size}" for name, size in sizes)
         raise ValueError(f"Data cardinality is ambiguous: {detail}. Make sure all arrays "
                          "contain the same number of samples.")
-    return next(iter(sizes.values()))
+    return sizes[0][1]
 
 
 def split_validation(arrays, validation_split: float):
-    """``(train, val)``: the last ``validation_split`` fraction, before any shuffling."""
+    """``(train, val)``: the last ``validation_split`` fraction, before any shuffling.
+
+    ``arrays`` is ``(x, ys, sample_weights)``."""
     if not 0 < validation_split < 1:
         raise ValueError("`validation_split` must be in the interval (0, 1). "
                          f"Received: validation_split={validation_split}")
-    n = len(arrays[0])
+    n = len(tree.flatten(arrays[0])[0])
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at == 0 or split_at == n:
         raise ValueError(
@@ -93,24 +108,72 @@ def split_validation(arrays, validation_split: float):
             f"validation and training set as specified by `validation_split={validation_split}`."
             " Either provide more data, or a different value for the `validation_split` "
             "argument.")
-    train = tuple(None if a is None else a[:split_at] for a in arrays)
-    val = tuple(None if a is None else a[split_at:] for a in arrays)
-    return train, val
+    return _rows(arrays, slice(None, split_at)), _rows(arrays, slice(split_at, None))
 
 
-def as_arrays(x, y, sample_weight=None, class_weight=None):
-    """``(x, y, sample_weight)`` checked and converted once: float32 inputs, equal
-    lengths, class weights folded into the sample weights."""
-    if y is None:
+def _rows(arrays, rows):
+    x, ys, sws = arrays
+    take = _take(rows)
+    return (tree.map_structure(take, x), [take(y) for y in ys],
+            None if sws is None else [take(w) for w in sws])
+
+
+def _take(rows):
+    return lambda a: None if a is None else a[rows]
+
+
+def check_finite(array, name: str) -> None:
+    """NaN or inf in floating data raises, naming the argument and the count."""
+    if array is None or array.dtype.kind != "f":
+        return
+    finite = numpy.isfinite(array)
+    if not finite.all():
+        bad = int(finite.size - finite.sum())
+        raise ValueError(f"`{name}` contains {bad} non-finite value(s) (NaN or inf); fcnet "
+                         "would train on them silently to NaN weights. Clean or impute them "
+                         "first.")
+
+
+def check_not_empty(x, name: str = "x") -> None:
+    for array in tree.flatten(x):
+        if len(array) == 0:
+            raise ValueError(f"Expected `{name}` to hold at least one sample. Received: "
+                             f"`{name}` of shape {array.shape} (0 samples).")
+
+
+def as_arrays(x, ys, sample_weights=None, class_weight=None, check=True):
+    """``(x, ys, sample_weights)`` checked and converted once: float32 inputs, finite
+    values, equal lengths, class weights folded into the sample weights.
+
+    ``ys`` and ``sample_weights`` are lists with one entry per output (None where an
+    output has none); ``sample_weights`` may also be None.
+    """
+    if ys is None or all(y is None for y in ys):
         raise ValueError("Targets are missing: pass `y` along with `x`.")
-    x, y = as_input_array(x), as_target_array(y)
-    if sample_weight is not None:
-        sample_weight = numpy.asarray(sample_weight, backend.floatx())
-    check_lengths(("x", x), ("y", y), ("sample_weight", sample_weight))
+    x = as_inputs(x)
+    ys = [None if y is None else as_target_array(y) for y in ys]
+    if sample_weights is not None:
+        sample_weights = [None if w is None else numpy.asarray(backend.to_numpy(w),
+                                                                backend.floatx())
+                          for w in sample_weights]
+    if check:
+        check_not_empty(x)
+        for array in tree.flatten(x):
+            check_finite(array, "x")
+        for y in ys:
+            check_finite(y, "y")
+        for w in sample_weights or []:
+            check_finite(w, "sample_weight")
+    check_lengths(*[("x", a) for a in tree.flatten(x)], *[("y", y) for y in ys],
+                  *[("sample_weight", w) for w in sample_weights or []])
     if class_weight is not None:
-        weights = class_weights_to_sample_weights(y, class_weight)
-        sample_weight = weights if sample_weight is None else sample_weight * weights
-    return x, y, sample_weight
+        if len(ys) != 1:
+            raise ValueError("`class_weight` is only supported for models with a single "
+                             f"output; this model has {len(ys)}.")
+        weights = class_weights_to_sample_weights(ys[0], class_weight)
+        current = sample_weights[0] if sample_weights else None
+        sample_weights = [weights if current is None else current * weights]
+    return x, ys, sample_weights
 
 
 def class_weights_to_sample_weights(y, class_weight: dict):
@@ -123,40 +186,50 @@ def class_weights_to_sample_weights(y, class_weight: dict):
     return table[labels]
 
 
-def to_device(*arrays):
-    """The batch's arrays on the backend's device (CuPy), once per batch; None stays None.
-
-    On NumPy the arrays are returned as they are.
-    """
+def to_device(*parts):
+    """The batch's arrays (structures of them) on the backend's device (CuPy), once per
+    batch; None stays None. On NumPy the parts are returned as they are."""
     xp = backend.xp
     if xp is numpy:
-        return arrays
-    return tuple(None if a is None else xp.asarray(a) for a in arrays)
+        return parts
+    return tuple(tree.map_structure(lambda a: None if a is None else xp.asarray(a), part)
+                 for part in parts)
 
 
 class ArrayBatches:
-    """Contiguous batches over arrays, reshuffled each epoch when ``shuffle``."""
+    """Contiguous batches of ``(x, ys, sample_weights)``, reshuffled each epoch when
+    ``shuffle``; ``x`` may be a structure, ``ys``/``sample_weights`` are lists."""
+
+    raw = False  # the batches are converted and matched to the outputs already
 
     def __init__(self, arrays, batch_size: int, shuffle: bool = False, rng=None):
-        self.arrays = arrays
+        x, ys, sws = arrays
+        self.x_structure = x if tree.is_nested(x) else None
+        self.leaves = tree.flatten(x) + list(ys) + list(sws or [])
+        self.nx, self.ny, self.with_weights = len(tree.flatten(x)), len(ys), sws is not None
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.rng = rng
-        self.n = len(arrays[0])
+        self.n = len(self.leaves[0])
         self.steps = math.ceil(self.n / batch_size)
 
     def epoch(self):
-        """Yields ``(x, y, sample_weight)`` batches; shuffled batches are gathered one at a
-        time (``a[order[start:stop]]``), never as a shuffled copy of the whole data."""
+        """Yields ``(x, ys, sample_weights)`` batches; shuffled batches are gathered one at
+        a time (``a[order[start:stop]]``), never as a shuffled copy of the whole data."""
         order = self.rng.permutation(self.n) if self.shuffle else None
-        size = self.batch_size
+        size, nx, ny = self.batch_size, self.nx, self.ny
         for start in range(0, self.n, size):
             rows = slice(start, start + size) if order is None else order[start:start + size]
-            yield tuple(None if a is None else a[rows] for a in self.arrays)
+            batch = [None if a is None else a[rows] for a in self.leaves]
+            x = batch[0] if self.x_structure is None else tree.pack_sequence_as(
+                self.x_structure, batch[:nx])
+            yield x, batch[nx:nx + ny], batch[nx + ny:] if self.with_weights else None
 
 
 class IterableBatches:
     """Batches from a PyDataset, or a generator / iterable of tuples."""
+
+    raw = True  # the targets are as the source gives them
 
     def __init__(self, source, steps=None):
         self.source = source
@@ -179,8 +252,8 @@ class IterableBatches:
 
 
 def _unpack(item):
+    """``(x, y, sample_weight)`` as a generator or PyDataset gives it (raw targets)."""
     if not isinstance(item, tuple):
-        return as_input_array(item), None, None
+        return as_inputs(item), None, None
     x, y, sw = (tuple(item) + (None, None))[:3]
-    return (as_input_array(x), None if y is None else as_target_array(y),
-            None if sw is None else numpy.asarray(sw, backend.floatx()))
+    return as_inputs(x), y, sw

@@ -1,38 +1,149 @@
-"""``Model``: a layer that can be trained, summarised and saved."""
+"""``Model``: a layer that can be trained, summarised and saved.
+
+``Model(inputs, outputs)`` makes a functional model (``Functional``); a subclass of
+``Model`` that sets layers as attributes and composes them in ``call`` is a
+subclassed model. Every kind trains through the same two entry points, which make
+a model usable as a layer inside another one:
+
+    forward_step(x, training, step) -> (y, ctx)      ctx = (tape, the ops' ctxs)
+    backward_step(ctx, dy, step, need_dx) -> dx      the tape run backwards
+
+A subclassed model records the layer calls its ``call`` makes (``Recorder``) and
+replays them in reverse.
+"""
 
 from __future__ import annotations
 
+from fcnet.backend import tree
 from fcnet.layers import Layer
+from fcnet.layers.base import call_with_training
+from fcnet.layers.recording import Recorder, recording
+from fcnet.layers.step import Step
 from fcnet.models.summary import print_summary
+from fcnet.models.tape import Op, Tape
 from fcnet.models.trainer import Trainer
 
 
 class Model(Trainer, Layer):
-    """The base of fcnet's models: a ``Layer`` with the training API of Keras.
+    """A layer with the training API of Keras (``compile``, ``fit``, ``evaluate``, …).
 
-    ``Sequential`` is the model fcnet builds today; subclass ``Model`` (or
-    ``Sequential``) to group layers with ``call``, and write ``backward`` to train it.
+    ``Model(inputs, outputs, name=None)`` builds a functional model from symbolic
+    tensors (``fcnet.Input``); subclass ``Model`` and write ``call`` to compose layers
+    in Python:
+
+        >>> class Net(fcnet.Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = fcnet.layers.Dense(8, activation="relu")
+        ...         self.out = fcnet.layers.Dense(1)
+        ...     def call(self, inputs, training=None):
+        ...         return self.out(self.hidden(inputs))
+
+    Inside ``call``, every array must flow through layers: a NumPy operation on a
+    layer output has no backward pass (training says so before the first step); use a
+    merge layer, an ``Activation``, or a custom layer with ``backward``.
     """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from fcnet.models.functional import Functional
+
+            return Functional.__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
-            raise NotImplementedError(
-                "The functional `Model(inputs, outputs)` API is not available yet; "
-                "use `Sequential`.")
-        super().__init__(**kwargs)
+            from fcnet.models.functional import Functional
 
-    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                show_trainable=False, layer_range=None) -> None:
-        """Prints the classic table: layer, output shape, parameter count, totals."""
-        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+            Functional.__init__(self, *args, **kwargs)
+            return
+        super().__init__(**kwargs)
+        self._tracked: list[Layer] = []
+
+    # ------------------------------------------------------------------ layers
+    def __setattr__(self, name, value):
+        # Layers set as public attributes (alone, or in a list) belong to the model.
+        if not name.startswith("_"):
+            found = [value] if isinstance(value, Layer) else (
+                [v for v in value if isinstance(v, Layer)]
+                if isinstance(value, (list, tuple)) else [])
+            tracked = self.__dict__.get("_tracked")
+            if found and tracked is not None:
+                tracked.extend(layer for layer in found if layer not in tracked)
+        super().__setattr__(name, value)
 
     @property
     def layers(self) -> list[Layer]:
-        return []
+        return list(self.__dict__.get("_tracked", []))
 
-    def _ensure_built(self, shape) -> None:
-        if not self.built:
-            self.build((None,) + tuple(shape[1:]))
+    def _sublayers(self) -> list[Layer]:
+        return self.layers
+
+    def get_layer(self, name=None, index=None) -> Layer:
+        """The layer called ``name``, or at position ``index`` in ``layers``."""
+        if index is not None and name is not None:
+            raise ValueError("Provide only a layer name or a layer index. Received: "
+                             f"index={index}, name={name}.")
+        layers = self.layers
+        if index is not None:
+            if len(layers) <= index:
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model "
+                                 f"only has {len(layers)} layers.")
+            return layers[index]
+        if name is None:
+            raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in layers]}.")
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None) -> None:
+        """Prints the classic table: layer, output shape, parameter count (and, for a
+        graph, the layers each one is connected to), then the totals."""
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
     def _layer_output_shape(self, index: int):
+        return None
+
+    # ------------------------------------------------------------------ computing
+    def call(self, inputs, training=None):
+        raise NotImplementedError(
+            f"Model '{self.name}' ({type(self).__name__}) has no `call()`: subclass "
+            "`fcnet.Model` and write `call(self, inputs, training=None)`, or build a "
+            "functional model with `fcnet.Model(inputs, outputs)`.")
+
+    def _build_from_data(self, x) -> None:
+        """A subclassed model makes its weights by running its ``call`` on one sample."""
+        if not (self.built and all(layer.built for layer in self.layers)):
+            self(tree.map_structure(lambda a: a[:1], x))
+
+    def forward_step(self, x, training, step: Step):
+        """Runs ``call`` once, recording its layer calls: ``(y, (tape, ctxs))``."""
+        recorder = Recorder(self, x, training, step)
+        with recording(recorder):
+            y = call_with_training(self, x, training)
+        output_slots = tree.map_structure(lambda a: recorder.slot(a, None), y)
+        ops = [Op(layer, in_slots, out_slots, single) for layer, in_slots, out_slots, single, _
+               in recorder.ops]
+        tape = Tape(ops, recorder.input_slots, output_slots, len(recorder.arrays))
+        return y, (tape, [op[-1] for op in recorder.ops])
+
+    def forward(self, x, training=False):
+        """``(y, ctx)`` of the whole model (activity penalties are not returned)."""
+        return self.forward_step(x, training, Step())
+
+    def backward_step(self, ctx, dy, step: Step, need_dx: bool = True, from_z=False):
+        tape, ctxs = ctx
+        if isinstance(from_z, bool):
+            from_z = [from_z] * len(tape.flat_outputs)
+        return tape.backward(ctxs, dy, step, need_dx, from_z)
+
+    def backward(self, ctx, dy):
+        """dL/d(inputs) of the whole model; weight gradients land in the slots."""
+        return self.backward_step(ctx, dy, Step())
+
+    def _output_activations(self) -> list | None:
+        """Per output, the activation it ends with (a recorded model's are unknown)."""
         return None

@@ -14,7 +14,7 @@ from fcnet import backend
 class FlatParameters:
     """Packs ``variables`` into ``params`` / ``grads``; ``slices[i]`` is variable i's range."""
 
-    def __init__(self, variables):
+    def __init__(self, variables, previous: FlatParameters | None = None):
         xp = backend.xp
         self.variables = list(variables)
         self.signature = signature(self.variables)
@@ -29,10 +29,15 @@ class FlatParameters:
             stop = start + size
             shape = variable.value.shape
             self.params[start:stop] = variable.value.reshape(-1)
-            variable.value = self.params[start:stop].reshape(shape)
-            variable.grad = self.grads[start:stop].reshape(shape)
+            variable._bind(self.params[start:stop].reshape(shape),
+                           self.grads[start:stop].reshape(shape))
             self.slices.append((start, stop))
             start = stop
+        if previous is not None:  # a variable no longer trained keeps no view of old slots
+            kept = {id(v) for v in self.variables}
+            for variable in previous.variables:
+                if id(variable) not in kept and variable._grad is not None:
+                    variable._bind(variable.value, None)
 
     def zero_grad(self) -> None:
         self.grads.fill(0)

@@ -6,6 +6,7 @@ from fcnet import backend
 from fcnet import layers as layers_module
 from fcnet.layers import InputLayer, KerasTensor, Layer
 from fcnet.models.model import Model
+from fcnet.models.tape import Op, Tape
 
 
 class Sequential(Model):
@@ -37,6 +38,7 @@ class Sequential(Model):
         self._input_layer: InputLayer | None = None
         self._output_shapes: list[tuple] = []
         self._build_input_shape = None
+        self._stack_tape = None
         for layer in layers or []:
             self.add(layer)
 
@@ -79,6 +81,7 @@ class Sequential(Model):
             self._input_layer = InputLayer(batch_shape=layer._batch_input_shape,
                                            name=f"{layer.name}_input")
         self._stack.append(layer)
+        self._stack_tape = None
         shape = self._input_shape_or_none()
         if shape is not None:
             self.build(shape)
@@ -88,6 +91,7 @@ class Sequential(Model):
         if not self._stack:
             raise TypeError("There are no layers in the model.")
         layer = self._stack.pop()
+        self._stack_tape = None
         self._output_shapes = self._output_shapes[: len(self._stack)]
         if not self._stack:
             self.built = False
@@ -176,26 +180,36 @@ class Sequential(Model):
             x = layer(x, training=training)
         return x
 
-    def forward(self, x, training: bool = False):
-        """``(y, ctxs)``: runs every layer's ``forward``, keeping each one's ``ctx``."""
-        ctxs = []
-        for layer in self._stack:
-            x, ctx = layer.forward(x, training)
-            ctxs.append(ctx)
-        return x, ctxs
+    @property
+    def _tape(self) -> Tape:
+        """The stack as a tape: layer i reads slot i and writes slot i + 1."""
+        if self._stack_tape is None or len(self._stack_tape.ops) != len(self._stack):
+            ops = [Op(layer, i, [i + 1]) for i, layer in enumerate(self._stack)]
+            self._stack_tape = Tape(ops, 0, len(ops), len(ops) + 1)
+        return self._stack_tape
 
-    def backward(self, ctx, dy):
-        """Runs every layer's ``backward`` in reverse; returns dL/dx of the model input."""
-        for layer, layer_ctx in zip(reversed(self._stack), reversed(ctx)):
-            dy = layer.backward(layer_ctx, dy)
-        return dy
+    def forward_step(self, x, training, step):
+        """``(y, (tape, ctxs))``: every layer's ``forward_step`` in turn."""
+        y, ctxs = self._tape.forward(x, training, step)
+        return y, (self._tape, ctxs)
 
-    def __call__(self, x, training: bool = False, **kwargs):
-        if isinstance(x, KerasTensor):
-            if not self.built:
-                self.build(x.shape)
-            return KerasTensor(self.compute_output_shape(x.shape), source=self)
-        return super().__call__(x, training=training, **kwargs)
+    @property
+    def output_activation(self):
+        return self._tape.output_activation(0) if self._stack else None
+
+    @property
+    def output_names(self) -> list[str]:
+        return [self._stack[-1].name] if self._stack else []
+
+    def _output_activations(self) -> list:
+        return [self.output_activation]
+
+    def _build_from_data(self, x) -> None:
+        if isinstance(x, (list, tuple, dict)):
+            raise TypeError(f"Sequential model '{self.name}' takes one input array. "
+                            f"Received: a {type(x).__name__} of inputs")
+        self._ensure_built(x.shape)
+        layers_module.input_spec.check_input(self._stack[0], (None,) + tuple(x.shape[1:]))
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

@@ -1,92 +1,102 @@
-"""One training step over a stack of layers, with everything decided up front.
+"""One training step through the model's tape, for every kind of model.
 
-Which loss gradient to use (fused with a softmax/sigmoid output or not), which
-variables carry regularizers or constraints, and whether the first layer may skip
-its input gradient are settled once in ``__init__``; ``run`` is then a straight
-line of array calls.
+    y, ctx = model.forward_step(x)                      every layer, in order
+    L = Σ_k w_k L_k(y_k) + Σ activity penalties + Σ R(w)
+    dL/dy_k = w_k L_k'(y_k)      (or dL/dz_k, fused with a softmax/sigmoid output)
+    model.backward_step(ctx, dL/dy)                     the weight gradients land in
+                                                        the flat gradient buffer
+    optimizer.apply(grads);  w ← constraint(w)
+
+What can be decided before the first step is decided in ``__init__`` (which outputs
+fuse, which variables carry regularizers or constraints); ``fit`` makes a new step
+each time it is called, so a change to a layer between two fits is seen.
 """
 
 from __future__ import annotations
 
-import inspect
-
-from fcnet import activations, backend
-from fcnet.layers import activity_penalty, penalties_and_gradients
+from fcnet import activations
+from fcnet.backend import tree
+from fcnet.layers import Step, penalties_and_gradients
 from fcnet.models.data_adapter import to_device
 
 _FUSABLE = {activations.softmax: "softmax", activations.sigmoid: "sigmoid"}
 
 
 class TrainStep:
-    """``run(x, y, sample_weight) -> loss``: forward, loss, backward, optimizer update."""
+    """``run(x, ys, sample_weights) -> (loss, per-output losses, outputs)``."""
 
-    def __init__(self, model, parameters):
+    def __init__(self, model, parameters, compiled):
         self.model = model
-        self.layers = list(model.layers)
         self.parameters = parameters
         self.optimizer = model.optimizer
-        self.loss = model.loss
-        self.loss_weight = model.loss_weights
+        self.losses = compiled.losses
+        self.weights = [None if w == 1.0 else w for w in compiled.weights]
+        self.nested = len(compiled.losses) > 1
         variables = parameters.variables
         self.regularized = [v for v in variables if v.regularizer is not None]
         self.constrained = [v for v in variables if v.constraint is not None]
-        self.activity = {i: layer.activity_regularizer for i, layer in enumerate(self.layers)
-                         if getattr(layer, "activity_regularizer", None) is not None}
-        last = self.layers[-1]
-        self.fused = None
-        if hasattr(last, "backward_z") and hasattr(self.loss, "fused_gradient"):
-            self.fused = _FUSABLE.get(getattr(last, "activation", None))
-        if len(self.layers) - 1 in self.activity:
-            self.fused = None  # the activity penalty needs dL/dy of the output, not dL/dz
-        first = self.layers[0]
-        self.first_skips_dx = "need_dx" in inspect.signature(first.backward).parameters
+        self.owners = owners(model, variables)
+        # Where an output ends in softmax/sigmoid, a crossentropy loss hands over dL/dz.
+        activations_ = model._output_activations() or [None] * len(self.losses)
+        self.fused = [_FUSABLE.get(a) for a in activations_]
 
-    def run(self, x, y, sample_weight=None) -> float:
-        """One step on a batch; returns the batch loss (regularization included)."""
-        x, y, sample_weight = to_device(x, y, sample_weight)
-        value, _, h = self.gradients(x, y, sample_weight)
-        self.model._update_metrics(y, h, sample_weight)
+    def run(self, x, ys, sample_weights):
+        """One step on a batch; returns the loss (regularization included), the
+        per-output losses and the outputs."""
+        x, ys, sample_weights = to_device(x, ys, sample_weights)
+        value, parts, _, outputs = self.gradients(x, ys, sample_weights)
         self.optimizer.apply(self.parameters.grads)
         for variable in self.constrained:
             variable.assign(variable.constraint(variable.value))
-        return value
+        return value, parts, outputs
 
-    def gradients(self, x, y, sample_weight=None, need_dx: bool = False, training=True):
-        """``(loss, dL/dx or None, output)``; dL/dw lands in the flat ``grads`` buffer."""
-        layers = self.layers
-        variables = self.parameters.variables
-        for variable in variables:
-            variable.clear_grad()
-        h, ctxs, outputs = x, [], {}
-        for i, layer in enumerate(layers):
-            h, ctx = layer.forward(h, training)
-            ctxs.append(ctx)
-            if i in self.activity:
-                outputs[i] = h
-        last = len(layers) - 1
-        fused = self.fused and self.loss.fused_gradient(self.fused, y, h, sample_weight)
-        if fused:
-            value, dh = fused
-        else:
-            value, dh = self.loss.value_and_gradient(y, h, sample_weight)
-        if self.loss_weight is not None:
-            value, dh = value * self.loss_weight, dh * dh.dtype.type(self.loss_weight)
-        for i in range(last, -1, -1):
-            layer = layers[i]
-            if i in outputs:
-                penalty, dpenalty = activity_penalty(self.activity[i], outputs[i])
-                value += penalty
-                dh = dh + dpenalty
-            want_dx = i > 0 or need_dx
-            if i == last and fused:
-                dh = layer.backward_z(ctxs[i], dh, want_dx)
-            elif not want_dx and self.first_skips_dx:
-                dh = layer.backward(ctxs[i], dh, need_dx=False)
-            else:
-                dh = layer.backward(ctxs[i], dh)
-        if self.regularized:
-            value += penalties_and_gradients(self.regularized)
-        for variable in variables:
-            variable.settle_grad()  # a slot no layer wrote reads as zeros
-        return float(value), dh, h
+    def gradients(self, x, ys, sample_weights, need_dx=False, training=True):
+        """``(loss, per-output losses, dL/dx or None, outputs)``; dL/dw lands in the
+        flat ``grads`` buffer, every slot written (zeros where no gradient reached)."""
+        step = Step()
+        y, ctx = self.model.forward_step(x, training, step)
+        outputs = tree.flatten(y) if self.nested else [y]
+        value, parts, dys, from_z = 0.0, [], [], []
+        for k, loss in enumerate(self.losses):
+            if loss is None:
+                parts.append(None)
+                dys.append(None)
+                from_z.append(False)
+                continue
+            sw = None if sample_weights is None else sample_weights[k]
+            fused = self.fused[k] and loss.fused_gradient(self.fused[k], ys[k], outputs[k], sw)
+            part, dy = fused or loss.value_and_gradient(ys[k], outputs[k], sw)
+            weight = self.weights[k]
+            if weight is not None:
+                part, dy = part * weight, dy * dy.dtype.type(weight)
+            value += part
+            parts.append(float(part))
+            dys.append(dy)
+            from_z.append(bool(fused))
+        value += sum(step.penalties)
+        dx = self.model.backward_step(ctx, dys if self.nested else dys[0], step,
+                                      need_dx=need_dx, from_z=from_z)
+        value += finish_gradients(step, self.owners, self.regularized)
+        return float(value), parts, dx, outputs
 
+
+def owners(model, variables) -> list:
+    """``[(layer, its variables among variables)]`` for every layer that owns some."""
+    packed = {id(v) for v in variables}
+    found = []
+    for layer in model._flatten_layers():
+        own = [v for v in layer._trainable_weights if id(v) in packed]
+        if own:
+            found.append((layer, own))
+    return found
+
+
+def finish_gradients(step, owners, regularized) -> float:
+    """After the backward pass: zeros in the slots of layers that wrote no gradient (no
+    loss reached them), then ``R'(w)`` added for each regularized variable; returns
+    ``Σ R(w)``."""
+    for layer, variables in owners:
+        if layer not in step.written:
+            for variable in variables:
+                variable.grad.fill(0)
+    return penalties_and_gradients(regularized) if regularized else 0.0

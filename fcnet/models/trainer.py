@@ -1,13 +1,14 @@
 """``compile``, ``fit``, ``evaluate``, ``predict`` and the ``*_on_batch`` methods.
 
-One training step, for layers ``f_1 … f_k`` and loss ``L``:
+One training step (``TrainStep``), for a model with outputs ``y_k`` and losses ``L_k``:
 
-    h_0 = x,  h_i, ctx_i = f_i.forward(h_{i-1})          forward, keeping each ctx
-    loss, dh_k = L.value_and_gradient(y, h_k)            (or dL/dz fused with softmax/sigmoid)
-    dh_{i-1} = f_i.backward(ctx_i, dh_i)                 backward; the first layer skips dx
-    grads += R'(w);  optimizer.apply(grads)              over the flat parameter buffer
+    y, ctx = model.forward_step(x)                        the tape, forward
+    loss = Σ_k w_k L_k(t_k, y_k) + penalties              (dL/dz fused with softmax/sigmoid)
+    model.backward_step(ctx, dL/dy)                       the tape, backward
+    grads += R'(w);  optimizer.apply(grads)               over the flat parameter buffer
 
-The hot path makes a fixed, small number of array calls per layer and none per sample.
+Every kind of model (Sequential, functional, subclassed, nested) runs this one path;
+the hot path makes a fixed, small number of array calls per layer and none per sample.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from __future__ import annotations
 import numpy
 
 from fcnet import backend, losses
-from fcnet import metrics as metrics_module
 from fcnet import optimizers as optimizers_module
+from fcnet.backend import tree
 from fcnet.callbacks import CallbackList, History
-from fcnet.layers import Layer, activity_penalty, weight_penalty
-from fcnet.layers.input_spec import check_input
+from fcnet.layers import InputLayer, Layer, Step, weight_penalty
 from fcnet.models import data_adapter as adapter
+from fcnet.models.compile_utils import CompiledOutputs
 from fcnet.models.parameters import FlatParameters
 from fcnet.models.step import TrainStep
 
@@ -36,22 +37,14 @@ class Trainer:
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True):
-        """Configures the model for training: optimizer, loss and metrics by name or object."""
+        """Configures the model for training: optimizer, loss and metrics by name or object;
+        ``loss``, ``loss_weights`` and ``metrics`` may be lists or dicts (by output name)."""
         self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses.get(loss) if loss is not None else None
-        self._loss_identifier = loss
-        if isinstance(loss_weights, (list, tuple)):
-            loss_weights = loss_weights[0] if len(loss_weights) == 1 else loss_weights
-        if loss_weights is not None and not isinstance(loss_weights, (int, float)):
-            raise ValueError("fcnet models have one output, so `loss_weights` must be a number "
-                             f"or a list of one. Received: loss_weights={loss_weights}")
+        self.loss = loss if isinstance(loss, (list, tuple, dict)) else (
+            losses.get(loss) if loss is not None else None)
         self.loss_weights = loss_weights
-        self._metric_identifiers = list(metrics or []) + list(weighted_metrics or [])
         # Keras: `metrics` ignore sample weights, `weighted_metrics` use them.
-        self._metric_weighted = [False] * len(metrics or []) + [True] * len(weighted_metrics or [])
-        for identifier in self._metric_identifiers:
-            metrics_module.check_identifier(identifier)
-        self._compiled_metrics = None
+        self._compiled = CompiledOutputs(loss, loss_weights, metrics, weighted_metrics)
         self._parameters = None
         self._step = None
         self.compiled = True
@@ -65,40 +58,136 @@ class Trainer:
             raise ValueError("The model was compiled without a `loss`, so it cannot be trained "
                              "or evaluated. Pass `loss=` to `compile()`.")
 
+    def _output_names(self, x) -> list[str]:
+        """The outputs' names: a Functional model's, else one per output the model gives."""
+        names = getattr(self, "output_names", None)
+        if names is None:
+            y = self(tree.map_structure(lambda a: a[:1], x))
+            count = len(tree.flatten(y)) if tree.is_nested(y) else 1
+            names = [self.layers[-1].name] if count == 1 and self.layers else [
+                f"output_{k + 1}" for k in range(count)]
+        return list(names)
+
+    def _resolve_outputs(self, x) -> None:
+        """Builds the model from the data and matches the compile arguments to its outputs."""
+        self._build_from_data(x)
+        if self._compiled.names is None:
+            self._compiled.resolve(self._output_names(x))
+
     def _prepare(self, x) -> None:
-        """Builds the model from the data, checks the input, packs the parameters."""
-        self._ensure_built(x.shape)
-        check_input(self.layers[0], (None,) + tuple(x.shape[1:]))
+        """Builds the model, packs its parameters, and makes this fit's training step."""
+        self._resolve_outputs(x)
         variables = self.trainable_variables
         if self._parameters is None or not self._parameters.is_current(variables):
-            for layer in self.layers:
-                if variables and _lacks_backward(layer):
-                    raise NotImplementedError(
-                        f"Layer '{layer.name}' ({type(layer).__name__}) has no `backward()`, "
-                        "so the model cannot be trained.")
-            self._parameters = FlatParameters(variables)
+            if variables:
+                for layer in self._flatten_layers():
+                    if _lacks_backward(layer):
+                        raise NotImplementedError(
+                            f"Layer '{layer.name}' ({type(layer).__name__}) has no "
+                            "`backward()`, so the model cannot be trained. Define "
+                            "`backward(self, ctx, dy)` returning the input gradient.")
+            self._parameters = FlatParameters(variables, previous=self._parameters)
             self.optimizer.build(self._parameters.params, self._parameters.slices,
                                  [v.path for v in variables])
-            self._step = TrainStep(self, self._parameters)
+        self._step = TrainStep(self, self._parameters, self._compiled)
 
-    def _metrics_for(self, y, p):
-        if self._compiled_metrics is None:
-            self._compiled_metrics = [
-                metrics_module.get_for_output(identifier, y, p, self.loss)
-                for identifier in self._metric_identifiers]
-        return self._compiled_metrics
+    def _targets(self, y, what: str = "y") -> list | None:
+        """One entry per output from an array, a list, or a dict keyed by output name."""
+        if y is None:
+            return None
+        names = self._compiled.names
+        if isinstance(y, dict):
+            unknown = [key for key in y if key not in names]
+            if unknown:
+                raise ValueError(f"`{what}` has key(s) {unknown} that name no output of model "
+                                 f"'{self.name}'. Its outputs: {names}")
+            return [y.get(name) for name in names]
+        if len(names) > 1:
+            if not isinstance(y, (list, tuple)) or len(y) != len(names):
+                raise ValueError(f"Model '{self.name}' has {len(names)} outputs {names}: pass "
+                                 f"`{what}` as a list of {len(names)} arrays or a dict keyed by "
+                                 "output name.")
+            return list(y)
+        if isinstance(y, (list, tuple)) and len(y) == 1 and hasattr(y[0], "shape"):
+            return [y[0]]
+        return [y]
 
-    def _update_metrics(self, y, p, sample_weight) -> None:
-        for metric, weighted in zip(self._metrics_for(y, p), self._metric_weighted):
-            metric.update_state(y, p, sample_weight=sample_weight if weighted else None)
+    def _data(self, x, y, sample_weight, class_weight=None, check=True):
+        """``(x, ys, sample_weights)`` converted once, the targets aligned to the outputs."""
+        x = adapter.as_inputs(x)
+        adapter.check_not_empty(x)
+        self._resolve_outputs(x)
+        ys = self._targets(y)
+        sws = self._sample_weights(sample_weight, ys)
+        x, ys, sws = adapter.as_arrays(x, ys, sws, class_weight, check=check)
+        return x, [self._align_target(k, t) for k, t in enumerate(ys)], sws
+
+    def _sample_weights(self, sample_weight, ys):
+        if sample_weight is None:
+            return None
+        if isinstance(sample_weight, (dict, list, tuple)) and len(ys) > 1:
+            return self._targets(sample_weight, "sample_weight")
+        return [sample_weight] * len(ys)  # one weight per sample, for every output
+
+    def _shapes_of_outputs(self) -> list:
+        try:
+            shape = self.output_shape
+        except (AttributeError, NotImplementedError, ValueError):
+            return [None] * len(self._compiled.names)
+        return [shape] if len(self._compiled.names) == 1 else list(shape)
+
+    def _align_target(self, k, y):
+        """A ``(n,)`` target for an ``(n, 1)`` output becomes ``(n, 1)``, once per fit."""
+        out = self._shapes_of_outputs()[k]
+        if y is not None and out is not None and y.ndim == len(out) - 1 and out[-1] == 1:
+            return y.reshape(y.shape + (1,))
+        return y
+
+    def _check_targets(self, ys) -> None:
+        """Sparse labels outside ``[0, classes)`` fail before any step, naming the label."""
+        for loss, out, y in zip(self._compiled.losses, self._shapes_of_outputs(), ys):
+            if not isinstance(loss, losses.SparseCategoricalCrossentropy) or y is None \
+                    or not y.size or out is None:
+                continue
+            classes = out[-1]
+            labels = y[y != loss.ignore_class] if loss.ignore_class is not None else y
+            bad = labels[(labels < 0) | (labels >= classes)]
+            if bad.size:
+                raise ValueError(
+                    f"{type(loss).__name__}: labels must be integers in [0, {classes}) for an "
+                    f"output with {classes} units. Received: label {bad.reshape(-1)[0]!r} "
+                    f"({bad.size} labels out of range)")
+
+    # ------------------------------------------------------------------ metrics and logs
+    def _update_metrics(self, ys, outputs, sample_weights) -> None:
+        for k, metric, weighted in self._compiled.build_metrics(ys, outputs):
+            sw = sample_weights[k] if weighted and sample_weights is not None else None
+            metric.update_state(ys[k], outputs[k], sample_weight=sw)
 
     @property
     def metrics(self):
-        return list(self._compiled_metrics or [])
+        compiled = getattr(self, "_compiled", None)
+        return [m for _, m, _ in (compiled.metrics or [])] if compiled else []
 
     @property
     def metrics_names(self):
-        return ["loss"] + [m.name for m in self.metrics]
+        compiled = self._compiled
+        return list(self._logs(_Means(len(compiled.names or [None]) + 1)).keys())
+
+    def _reset_metrics(self) -> None:
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def _logs(self, means) -> dict:
+        compiled = self._compiled
+        logs = {"loss": means.value(0)}
+        if compiled.names is not None and len(compiled.names) > 1:
+            for k, loss in enumerate(compiled.losses):
+                if loss is not None:
+                    logs[compiled.log_name(k, "loss")] = means.value(k + 1)
+        for k, metric, _ in compiled.metrics or []:
+            logs[compiled.log_name(k, metric.name)] = metric.result()
+        return logs
 
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -135,40 +224,48 @@ class Trainer:
         return history
 
     def _train_epoch(self, data, callback_list, steps_per_epoch) -> dict:
-        step = self._step
         hooks = callback_list.needs_batch_hooks
-        loss_sum, seen = 0.0, 0
+        means = _Means(len(self._compiled.names or [None]) + 1)
         logs = {}
-        for index, (xb, yb, swb) in enumerate(data.epoch()):
+        for index, (xb, ys, sws) in enumerate(data.epoch()):
             if steps_per_epoch is not None and index >= steps_per_epoch:
                 break
-            if step is None:
+            if self._step is None:  # batches from a generator: the model meets data here
                 self._prepare(xb)
-                step = self._step
+            if data.raw:
+                xb, ys, sws = self._batch_from_source(xb, ys, sws)
             if hooks:
                 callback_list.on_train_batch_begin(index)
-            n = len(xb)
-            loss_sum += step.run(xb, yb, swb) * n
-            seen += n
+            value, parts, outputs = self._step.run(xb, ys, sws)
+            self._update_metrics(ys, outputs, sws)
+            means.add(len(tree.flatten(xb)[0]), value, parts)
             if hooks:
-                logs = self._logs(loss_sum / seen)
+                logs = self._logs(means)
                 callback_list.on_train_batch_end(index, logs)
             if self.stop_training:
                 break
-        return self._logs(loss_sum / seen if seen else float("nan"))
+        if not means.seen:
+            raise ValueError("fit received no batch of data: the dataset or generator yielded "
+                             "nothing.")
+        return self._logs(means)
+
+    def _batch_from_source(self, xb, y, sw):
+        """A generator's batch: targets matched to the outputs and checked."""
+        if y is None:
+            raise ValueError("The batches of a generator or PyDataset passed to `fit` or "
+                             "`evaluate` must be `(x, y)` or `(x, y, sample_weight)` tuples.")
+        return self._data(xb, y, sw)
 
     def _training_data(self, x, y, sample_weight, class_weight, validation_split,
                        validation_data, batch_size, shuffle, steps_per_epoch, val_batch_size):
         val = None
         if isinstance(x, adapter.PyDataset) or _is_iterator(x):
             data = adapter.IterableBatches(x, steps_per_epoch)
+            self._step = None
         else:
-            x, y, sample_weight = adapter.as_arrays(x, y, sample_weight, class_weight)
-            _check_finite(x, "x")
-            self._prepare(x)
-            y = self._align_targets(y)
-            self._check_targets(y)
-            arrays = (x, y, sample_weight)
+            arrays = self._data(x, y, sample_weight, class_weight)
+            self._check_targets(arrays[1])
+            self._prepare(arrays[0])
             if validation_data is None and validation_split:
                 arrays, val_arrays = adapter.split_validation(arrays, validation_split)
                 val = adapter.ArrayBatches(val_arrays, val_batch_size)
@@ -181,42 +278,8 @@ class Trainer:
     def _evaluation_data(self, validation_data, batch_size):
         if isinstance(validation_data, adapter.PyDataset) or _is_iterator(validation_data):
             return adapter.IterableBatches(validation_data)
-        vx, vy, vsw = adapter.as_arrays(*(tuple(validation_data) + (None,))[:3])
-        return adapter.ArrayBatches((vx, self._align_targets(vy), vsw), batch_size)
-
-    def _align_targets(self, y):
-        """A ``(n,)`` target for ``(n, 1)`` outputs becomes ``(n, 1)`` once, not every step."""
-        try:
-            out = self.output_shape
-        except AttributeError:
-            return y
-        if y.ndim == len(out) - 1 and out[-1] == 1:
-            return y.reshape(y.shape + (1,))
-        return y
-
-    def _check_targets(self, y) -> None:
-        """Sparse labels outside ``[0, classes)`` fail before any step, naming the label."""
-        if not isinstance(self.loss, losses.SparseCategoricalCrossentropy) or not y.size:
-            return
-        classes = self.output_shape[-1]
-        labels = y[y != self.loss.ignore_class] if self.loss.ignore_class is not None else y
-        bad = labels[(labels < 0) | (labels >= classes)]
-        if bad.size:
-            raise ValueError(
-                f"{type(self.loss).__name__}: labels must be integers in [0, {classes}) for a "
-                f"model with {classes} outputs. Received: label {bad.reshape(-1)[0]!r} "
-                f"({bad.size} labels out of range)")
-
-    # ------------------------------------------------------------------ logs
-    def _reset_metrics(self) -> None:
-        for metric in self._compiled_metrics or []:
-            metric.reset_state()
-
-    def _logs(self, loss: float) -> dict:
-        logs = {"loss": loss}
-        for metric in self._compiled_metrics or []:
-            logs[metric.name] = metric.result()
-        return logs
+        vx, vy, vsw = (tuple(validation_data) + (None,))[:3]
+        return adapter.ArrayBatches(self._data(vx, vy, vsw), batch_size)
 
     # ------------------------------------------------------------------ evaluate / predict
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -227,113 +290,155 @@ class Trainer:
         if isinstance(x, adapter.PyDataset) or _is_iterator(x):
             data = adapter.IterableBatches(x, steps)
         else:
-            x, y, sw = adapter.as_arrays(x, y, sample_weight)
-            data = adapter.ArrayBatches((x, y, sw), batch_size)
+            data = adapter.ArrayBatches(self._data(x, y, sample_weight), batch_size)
         verbose = 1 if verbose == "auto" else verbose
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=steps or data.steps)
         logs = self._evaluate_batches(data, callback_list, steps)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._result(logs, return_dict)
 
     def _evaluate_batches(self, data, callback_list, steps=None) -> dict:
         self._reset_metrics()
         if callback_list is not None:
             callback_list.on_test_begin()
         hooks = callback_list is not None and callback_list.needs_test_batch_hooks
-        loss_sum, seen = 0.0, 0
-        for index, (xb, yb, swb) in enumerate(data.epoch()):
+        means = None
+        for index, (xb, ys, sws) in enumerate(data.epoch()):
             if steps is not None and index >= steps:
                 break
+            if data.raw:
+                xb, ys, sws = self._batch_from_source(xb, ys, sws)
+            means = means or _Means(len(self._compiled.names) + 1)
             if hooks:
                 callback_list.on_test_batch_begin(index)
-            n = len(xb)
-            loss_sum += self._test_step(xb, yb, swb) * n
-            seen += n
+            value, parts = self._test_step(xb, ys, sws)
+            means.add(len(tree.flatten(xb)[0]), value, parts)
             if hooks:
-                callback_list.on_test_batch_end(index, self._logs(loss_sum / seen))
-        logs = self._logs(loss_sum / seen if seen else float("nan"))
+                callback_list.on_test_batch_end(index, self._logs(means))
+        if means is None:
+            raise ValueError("evaluate received no batch of data.")
+        logs = self._logs(means)
         if callback_list is not None:
             callback_list.on_test_end(logs)
         return logs
 
-    def _test_step(self, x, y, sample_weight) -> float:
-        self._ensure_built(x.shape)
-        check_input(self.layers[0], x.shape)
-        (p, y, sample_weight), penalty = adapter.to_device(x, y, sample_weight), 0.0
-        for layer in self.layers:  # as predict, adding activity penalties as training does
-            p = layer.forward(p, False)[0]
-            if getattr(layer, "activity_regularizer", None) is not None:
-                penalty += activity_penalty(layer.activity_regularizer, p)[0]
-        value = float(self.loss(y, p, sample_weight=sample_weight))
-        if self.loss_weights is not None:
-            value *= self.loss_weights
-        value += penalty + weight_penalty(self.trainable_variables)
-        self._update_metrics(y, p, sample_weight)
-        return value
+    def _test_step(self, x, ys, sample_weights):
+        """``(loss, per-output losses)`` as training computes them, without gradients."""
+        x, ys, sample_weights = adapter.to_device(x, ys, sample_weights)
+        step = Step(backward=False)
+        y = self.forward_step(x, False, step)[0]
+        outputs = tree.flatten(y) if len(ys) > 1 else [y]
+        value, parts = 0.0, []
+        for k, loss in enumerate(self._compiled.losses):
+            if loss is None:
+                parts.append(None)
+                continue
+            sw = None if sample_weights is None else sample_weights[k]
+            part = float(loss(ys[k], outputs[k], sample_weight=sw))
+            if self._compiled.weights[k] is not None:
+                part *= self._compiled.weights[k]
+            parts.append(part)
+            value += part
+        value += sum(step.penalties) + weight_penalty(self.trainable_variables)
+        self._update_metrics(ys, outputs, sample_weights)
+        return value, parts
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """The model's outputs as one NumPy array (batches concatenated)."""
+        """The model's outputs as NumPy arrays (batches concatenated): one array, or a
+        list or dict of them for a model with several outputs."""
         batch_size = _batch_size(batch_size)
         if isinstance(x, adapter.PyDataset) or _is_iterator(x):
             data = adapter.IterableBatches(x, steps)
         else:
-            x = adapter.as_input_array(x)
-            data = adapter.ArrayBatches((x,), batch_size)
+            x = adapter.as_inputs(x)
+            adapter.check_not_empty(x)
+            data = adapter.ArrayBatches((x, [], None), batch_size)
         verbose = 1 if verbose == "auto" else verbose
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=steps or data.steps)
         callback_list.on_predict_begin()
         hooks = callback_list.needs_predict_batch_hooks
         outputs = []
-        for index, batch in enumerate(data.epoch()):
+        for index, (xb, _, _) in enumerate(data.epoch()):
             if steps is not None and index >= steps:
                 break
             if hooks:
                 callback_list.on_predict_batch_begin(index)
-            self._ensure_built(batch[0].shape)
-            outputs.append(backend.to_numpy(self._predict_array(batch[0])))
+            outputs.append(self._predict_batch(xb))
             if hooks:
                 callback_list.on_predict_batch_end(index, {"outputs": outputs[-1]})
         callback_list.on_predict_end()
-        return numpy.concatenate(outputs) if outputs else numpy.zeros((0,), backend.floatx())
+        if not outputs:
+            raise ValueError("predict received no batch of data.")
+        if not tree.is_nested(outputs[0]):
+            return numpy.concatenate(outputs)
+        return tree.pack_sequence_as(outputs[0], [
+            numpy.concatenate(parts) for parts in zip(*[tree.flatten(o) for o in outputs])])
 
-    def _predict_array(self, x):
-        check_input(self.layers[0], x.shape)
-        return self.forward(backend.xp.asarray(x), False)[0]
+    def _predict_batch(self, x):
+        self._build_from_data(x)
+        x = adapter.to_device(x)[0]
+        y = self.forward_step(x, False, Step(backward=False))[0]
+        return tree.map_structure(backend.to_numpy, y)
 
     # ------------------------------------------------------------------ on_batch
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One gradient step on exactly these arrays; returns the loss (and metrics)."""
         self._require_compiled()
-        x, y, sw = adapter.as_arrays(x, y, sample_weight, class_weight)
+        x, ys, sws = self._data(x, y, sample_weight, class_weight)
+        self._check_targets(ys)
         self._prepare(x)
-        self._check_targets(y)
         self._reset_metrics()
-        return self._result(self._step.run(x, y, sw), return_dict)
+        value, parts, outputs = self._step.run(x, ys, sws)
+        self._update_metrics(ys, outputs, sws)
+        return self._result(self._logs(_Means.of(len(tree.flatten(x)[0]), value, parts)),
+                            return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss (and metrics) on exactly these arrays, without an update."""
         self._require_compiled()
-        x, y, sw = adapter.as_arrays(x, y, sample_weight)
+        x, ys, sws = self._data(x, y, sample_weight)
         self._reset_metrics()
-        return self._result(self._test_step(x, y, sw), return_dict)
+        value, parts = self._test_step(x, ys, sws)
+        return self._result(self._logs(_Means.of(len(tree.flatten(x)[0]), value, parts)),
+                            return_dict)
 
     def predict_on_batch(self, x):
-        """The outputs for exactly this batch, as a NumPy array."""
-        x = adapter.as_input_array(x)
-        self._ensure_built(x.shape)
-        return backend.to_numpy(self._predict_array(x))
+        """The outputs for exactly this batch, as NumPy arrays."""
+        x = adapter.as_inputs(x)
+        adapter.check_not_empty(x)
+        return self._predict_batch(x)
 
-    def _result(self, loss: float, return_dict: bool):
-        logs = self._logs(loss)
+    def _result(self, logs: dict, return_dict: bool):
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
+
+
+class _Means:
+    """Running means over samples of the total loss (0) and each output's loss (1 …)."""
+
+    def __init__(self, count: int):
+        self.sums = [0.0] * count
+        self.seen = 0
+
+    @classmethod
+    def of(cls, n, value, parts):
+        means = cls(len(parts) + 1)
+        means.add(n, value, parts)
+        return means
+
+    def add(self, n, value, parts) -> None:
+        self.seen += n
+        self.sums[0] += value * n
+        for k, part in enumerate(parts):
+            if part is not None:
+                self.sums[k + 1] += part * n
+
+    def value(self, index: int) -> float:
+        return self.sums[index] / self.seen if self.seen else float("nan")
 
 
 def _batch_size(batch_size) -> int:
@@ -351,11 +456,5 @@ def _is_iterator(x) -> bool:
 
 
 def _lacks_backward(layer: Layer) -> bool:
-    return type(layer).backward is Layer.backward and not layer._sublayers()
-
-
-def _check_finite(x, name: str) -> None:
-    if not numpy.isfinite(x).all():
-        bad = int(numpy.size(x) - numpy.isfinite(x).sum())
-        raise ValueError(f"Input `{name}` contains {bad} non-finite values (NaN or inf).")
-
+    return (type(layer).backward is Layer.backward and not layer._sublayers()
+            and not isinstance(layer, InputLayer))

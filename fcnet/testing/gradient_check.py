@@ -3,48 +3,66 @@
     numeric dL/dθ_i = (L(θ + ε e_i) − L(θ − ε e_i)) / 2ε
 
 For a layer (or a model with no targets) the objective is ``L = Σ r ⊙ y`` with a
-fixed random ``r`` (so ``dy = r``), plus the layer's regularization penalties; for a
-compiled model with targets it is the training loss, through the very code that
-``fit`` runs (fused softmax/sigmoid cross-entropy included).
+fixed random ``r`` per output (so ``dy = r``), plus the layer's activity and weight
+penalties; for a compiled model with targets it is the training loss, through the very
+code that ``fit`` runs (fused softmax/sigmoid cross-entropy included). The analytic
+weight gradients are read from the flat gradient buffer the optimizer reads.
+
+With ``training=True`` (Dropout masks, and batch statistics where a layer has them)
+every evaluation starts from the same random state and the same non-trainable
+variables, so the objective is one fixed function of the inputs and weights.
 """
 
 from __future__ import annotations
 
 import numpy
 
-from fcnet.layers import Layer, activity_penalty, penalties_and_gradients, weight_penalty
+from fcnet.backend import SeedGenerator, tree
+from fcnet.backend import random as backend_random
+from fcnet.layers import Layer, Step, weight_penalty
 
 
-def check_gradients(model_or_layer: Layer, x, y=None, sample_weight=None, epsilon=1e-6,
-                    rtol=1e-5, atol=1e-7, max_checks=64, seed=0) -> dict:
+def check_gradients(model_or_layer: Layer, x, y=None, sample_weight=None, training=False,
+                    epsilon=1e-6, rtol=1e-5, atol=1e-7, max_checks=64, seed=0) -> dict:
     """Compares the analytic input and weight gradients with finite differences.
 
     Args:
-        model_or_layer: a layer, or a Sequential model (compiled, when ``y`` is given).
-        x: an input batch; ``y`` and ``sample_weight``: targets for a compiled model.
+        model_or_layer: a layer, or a model (compiled, when ``y`` is given).
+        x: an input batch: an array, or a list or dict of arrays for several inputs.
+        y, sample_weight: targets (as ``fit`` takes them) for a compiled model.
+        training: run the forward pass in training mode (Dropout on, …).
         epsilon: the finite-difference step (in float64).
         rtol, atol: a gradient entry passes when ``|a - n| <= atol + rtol * max(|a|, |n|)``.
         max_checks: entries checked per array (a random subset when larger).
 
     Returns:
-        ``{name: worst relative error}`` for ``input`` and each trainable variable.
+        ``{name: worst relative error}`` for each input (``input``, or ``input_0`` …, or
+        the dict's keys) and each trainable variable (by path).
 
     Raises:
         AssertionError naming the worst offender (array, index, analytic and numeric values).
     """
+    from fcnet.models.parameters import FlatParameters
+
     target = model_or_layer
+    x64 = tree.map_structure(lambda a: numpy.array(a, dtype=numpy.float64), x)
     if not target.built:
-        target(numpy.asarray(x, dtype="float32"))
+        target(tree.map_structure(lambda a: a.astype("float32"), x64))
     variables = target.trainable_variables
-    saved = [(v, v.value, v.grad) for v in variables]
-    x64 = numpy.array(x, dtype=numpy.float64)
+    frozen = [v for v in target.non_trainable_variables]
+    saved = [(v, v.value, v._grad) for v in variables + frozen]
+    state = _State(target, frozen)
     try:
-        for v in variables:
-            v.value = numpy.array(v.value, dtype=numpy.float64)
-        objective = _objective(target, x64, y, sample_weight, variables, seed)
+        for v in variables + frozen:
+            v._bind(numpy.array(v.value, dtype=numpy.float64), None)
+        parameters = FlatParameters(variables)
+        state.save()
+        objective = _objective(target, x64, y, sample_weight, parameters, training, seed, state)
         analytic_dx, analytic = objective.gradients(x64)
-        arrays = [("input", x64, analytic_dx)] + [
-            (v.path, v.value, a) for v, a in zip(variables, analytic)]
+        names = _input_names(x64)
+        arrays = [(name, array, grad) for name, array, grad in
+                  zip(names, tree.flatten(x64), tree.flatten(analytic_dx))]
+        arrays += [(v.path, v.value, a) for v, a in zip(variables, analytic)]
         rng = numpy.random.default_rng(seed)
         report, worst = {}, None
         for name, array, grad in arrays:
@@ -54,63 +72,104 @@ def check_gradients(model_or_layer: Layer, x, y=None, sample_weight=None, epsilo
             if detail and (worst is None or detail[0] > worst[0]):
                 worst = detail
     finally:
+        state.restore()
         for v, value, grad in saved:
-            v.value, v.grad = value, grad
+            v._bind(value, grad)
     if worst is not None:
         raise AssertionError(worst[1])
     return report
 
 
+class _State:
+    """The random state and non-trainable variables every evaluation starts from."""
+
+    def __init__(self, target, frozen):
+        self.generators = [g for layer in target._flatten_layers()
+                           for g in vars(layer).values() if isinstance(g, SeedGenerator)]
+        self.frozen = frozen
+
+    def save(self):
+        self.rng_states = [g.rng.bit_generator.state for g in self.generators]
+        self.global_state = backend_random.generator().bit_generator.state
+        self.values = [v.value.copy() for v in self.frozen]
+
+    def restore(self):
+        if not hasattr(self, "rng_states"):
+            return
+        for g, s in zip(self.generators, self.rng_states):
+            g.rng.bit_generator.state = s
+        backend_random.generator().bit_generator.state = self.global_state
+        for v, value in zip(self.frozen, self.values):
+            v.value[...] = value
+
+
 class _Objective:
-    def __init__(self, value_fn, grad_fn):
-        self.value = value_fn
-        self.gradients = grad_fn
+    def __init__(self, value_fn, grad_fn, state):
+        self._value, self._gradients, self.state = value_fn, grad_fn, state
+
+    def value(self, inputs):
+        self.state.restore()
+        return self._value(inputs)
+
+    def gradients(self, inputs):
+        self.state.restore()
+        return self._gradients(inputs)
 
 
-def _objective(target, x, y, sample_weight, variables, seed):
-    from fcnet.models.parameters import FlatParameters
-    from fcnet.models.step import TrainStep
+def _objective(target, x, y, sample_weight, parameters, training, seed, state):
+    from fcnet.models.step import TrainStep, finish_gradients, owners
 
+    variables = parameters.variables
+    slots = [parameters.grads[a:b].reshape(v.shape)
+             for v, (a, b) in zip(variables, parameters.slices)]
     if y is not None and getattr(target, "compiled", False):
-        y = numpy.asarray(y)
-        y = y.astype(numpy.float64) if y.dtype.kind == "f" else y
-        step = TrainStep(target, FlatParameters(variables))
+        _, ys, sws = target._data(x, y, sample_weight, check=False)
+        ys = [t.astype(numpy.float64) if t is not None and t.dtype.kind == "f" else t
+              for t in ys]
+        step = TrainStep(target, parameters, target._compiled)
 
         def value(inputs):
-            return step.gradients(inputs, y, sample_weight, need_dx=True, training=False)[0]
+            return step.gradients(inputs, ys, sws, need_dx=True, training=training)[0]
 
         def gradients(inputs):
-            _, dx, _ = step.gradients(inputs, y, sample_weight, need_dx=True, training=False)
-            return dx, [v.grad.copy() for v in variables]
+            dx = step.gradients(inputs, ys, sws, need_dx=True, training=training)[2]
+            return dx, [g.copy() for g in slots]
 
-        return _Objective(value, gradients)
+        return _Objective(value, gradients, state)
 
-    r = None
-    activity = getattr(target, "activity_regularizer", None)
+    layer_owners = owners(target, variables)
+    regularized = [v for v in variables if v.regularizer is not None]
+    rng = numpy.random.default_rng(seed + 1)
+    r = []
 
     def value(inputs):
-        nonlocal r
-        out = target.forward(inputs, False)[0]
-        if r is None:
-            r = numpy.random.default_rng(seed + 1).normal(size=out.shape)
-        total = float((r * out).sum())
-        if activity is not None:
-            total += activity_penalty(activity, out)[0]
-        return total + weight_penalty(variables)
+        step = Step(backward=False)
+        out = tree.flatten(target.forward_step(inputs, training, step)[0])
+        if not r:
+            r.extend(rng.normal(size=o.shape) for o in out)
+        total = sum(float((rk * o).sum()) for rk, o in zip(r, out))
+        return total + sum(step.penalties) + weight_penalty(regularized)
 
     def gradients(inputs):
         value(inputs)
-        for v in variables:
-            v.grad = numpy.zeros_like(v.value)
-        out, ctx = target.forward(inputs, False)
-        dy = r.copy()
-        if activity is not None:
-            dy = dy + activity_penalty(activity, out)[1]
-        dx = target.backward(ctx, dy)
-        penalties_and_gradients(variables)
-        return dx, [v.grad.copy() for v in variables]
+        state.restore()
+        step = Step()
+        y_, ctx = target.forward_step(inputs, training, step)
+        dy = tree.pack_sequence_as(y_, [rk.copy() for rk in r]) if tree.is_nested(y_) \
+            else r[0].copy()
+        dx = target.backward_step(ctx, dy, step, need_dx=True)
+        finish_gradients(step, layer_owners, regularized)
+        return dx, [g.copy() for g in slots]
 
-    return _Objective(value, gradients)
+    return _Objective(value, gradients, state)
+
+
+def _input_names(x) -> list[str]:
+    if isinstance(x, dict):
+        return [str(k) for k in sorted(x)]
+    if tree.is_nested(x):
+        return [f"input_{i}" for i in range(len(tree.flatten(x)))]
+    return ["input"]
 
 
 def _compare(name, array, grad, objective, x, epsilon, rtol, atol, max_checks, rng):
