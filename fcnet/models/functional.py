@@ -165,21 +165,38 @@ class Functional(Model):
         return [self._tape.output_activation(k) for k in range(len(self.outputs))]
 
     def _layer_output_shape(self, index: int):
+        """The layer's output shape; ``[(None, 4)]`` for an input (tf.keras 2 prints a
+        list); ``multiple`` for a layer called more than once."""
         layer = self._layers[index]
-        shapes = [t.shape for node in layer._inbound_nodes if node in self._nodes
-                  for t in node.outputs]
-        return shapes[0] if len(shapes) == 1 else (shapes or None)
+        nodes = [node for node in layer._inbound_nodes if node in self._nodes]
+        if len(nodes) != 1:
+            return "multiple"
+        shapes = [t.shape for t in nodes[0].outputs]
+        if isinstance(layer, InputLayer) or nodes[0].nested_outputs:
+            return shapes
+        return shapes[0]
 
-    def _inbound_layers(self, layer) -> list[str]:
-        """``name[node][tensor]`` of each tensor feeding ``layer`` in this model."""
-        names = []
-        for node in layer._inbound_nodes:
-            if node not in self._nodes:
-                continue
-            for tensor in node.inputs:
-                source, node_index, tensor_index = tensor._keras_history
-                names.append(f"{source.name}[{node_index}][{tensor_index}]")
-        return names
+    def _summary_connections(self) -> list[list[str]] | None:
+        if self._is_chain():
+            return None
+        connections = []
+        for layer in self._layers:
+            names = []
+            for node in layer._inbound_nodes:
+                if node not in self._nodes:
+                    continue
+                for tensor in node.inputs:
+                    source, node_index, tensor_index = tensor._keras_history
+                    names.append(f"{source.name}[{node_index}][{tensor_index}]")
+            connections.append(names)
+        return connections
+
+    def _is_chain(self) -> bool:
+        """One input, one output, and every node reads one tensor no other node reads."""
+        read = [id(t) for node in self._nodes for t in node.inputs]
+        return (len(self.inputs) == 1 and len(self.outputs) == 1
+                and all(len(node.inputs) <= 1 for node in self._nodes)
+                and len(read) == len(set(read)))
 
 
 def _one_or_list(shapes):

@@ -107,6 +107,11 @@ class Model(Trainer, Layer):
     def _layer_output_shape(self, index: int):
         return None
 
+    def _summary_connections(self) -> list[list[str]] | None:
+        """Per layer, the tensors it reads (``name[node][tensor]``), for a graph that is
+        not a chain; None for a table without a ``Connected to`` column."""
+        return None
+
     # ------------------------------------------------------------------ computing
     def call(self, inputs, training=None):
         raise NotImplementedError(

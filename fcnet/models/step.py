@@ -66,11 +66,11 @@ class TrainStep:
             sw = None if sample_weights is None else sample_weights[k]
             fused = self.fused[k] and loss.fused_gradient(self.fused[k], ys[k], outputs[k], sw)
             part, dy = fused or loss.value_and_gradient(ys[k], outputs[k], sw)
+            parts.append(float(part))  # Keras logs each output's loss unweighted
             weight = self.weights[k]
             if weight is not None:
                 part, dy = part * weight, dy * dy.dtype.type(weight)
             value += part
-            parts.append(float(part))
             dys.append(dy)
             from_z.append(bool(fused))
         value += sum(step.penalties)

@@ -335,10 +335,9 @@ class Trainer:
                 continue
             sw = None if sample_weights is None else sample_weights[k]
             part = float(loss(ys[k], outputs[k], sample_weight=sw))
-            if self._compiled.weights[k] is not None:
-                part *= self._compiled.weights[k]
             parts.append(part)
-            value += part
+            weight = self._compiled.weights[k]
+            value += part if weight is None else part * weight
         value += sum(step.penalties) + weight_penalty(self.trainable_variables)
         self._update_metrics(ys, outputs, sample_weights)
         return value, parts
