@@ -46,6 +46,9 @@ class Adam(Optimizer):
 
     Slots, in Keras's order: ``momentum`` and ``velocity`` interleaved per variable,
     then ``velocity_hat`` per variable (amsgrad).
+
+    On NumPy the step (with weight decay) is one compiled pass where ``fcnet._fused``
+    is built (``fused.py``), else the ufunc calls below; the two agree bit for bit.
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
@@ -62,12 +65,23 @@ class Adam(Optimizer):
             groups.append(("velocity_hat",))
         return groups
 
+    def _alpha(self, lr, t):
+        """α = lr · sqrt(1 − β2^t) / (1 − β1^t), the bias-corrected step size."""
+        return lr * math.sqrt(1.0 - _pow32(self.beta_2, t)) / (1.0 - _pow32(self.beta_1, t))
+
+    def _fused_update(self, kernels, g, lr, t, decay):
+        slots = self._slots
+        kernels.adam(self._p, g, slots["momentum"], slots["velocity"],
+                     slots["velocity_hat"] if self.amsgrad else None,
+                     1.0 - self.beta_1, 1.0 - self.beta_2, self.epsilon, self._alpha(lr, t),
+                     decay, self._decay_ranges)
+
     def _update(self, g, lr, t):
         xp, p, t1 = self._xp, self._p, self._t1
-        slots, b1, b2 = self._slots, self.beta_1, self.beta_2
+        slots = self._slots
         m, v = slots["momentum"], slots["velocity"]
-        alpha = lr * math.sqrt(1.0 - _pow32(b2, t)) / (1.0 - _pow32(b1, t))
-        k1, k2, k_eps, k_alpha = self._coefs(1.0 - b1, 1.0 - b2, self.epsilon, alpha)
+        k1, k2, k_eps, k_alpha = self._coefs(1.0 - self.beta_1, 1.0 - self.beta_2,
+                                             self.epsilon, self._alpha(lr, t))
         if not self.amsgrad and hasattr(xp, "ElementwiseKernel"):  # CuPy
             dtype = p.dtype.type
             _fused_kernel(xp)(g, dtype(k1), dtype(k2), dtype(k_eps), dtype(k_alpha), p, m, v)

@@ -14,7 +14,8 @@ Per step, in Keras 3's order (``BaseOptimizer.apply``):
 3. clipping: ``clipnorm`` per variable (``g * c / max(||g||, c)``), else
    ``global_clipnorm`` over all of them, else ``clipvalue`` element-wise;
 4. weight decay ``θ ← θ − θ · weight_decay · lr`` on the variables not excluded;
-5. the optimizer's own rule (``_update``);
+5. the optimizer's own rule (``_update``); where a compiled kernel exists
+   (``fused.py``), steps 4 and 5 are one pass of it, with the same arithmetic;
 6. the moving average of the weights when ``use_ema``;
 7. ``iterations += 1``.
 """
@@ -28,6 +29,7 @@ import warnings
 import numpy
 
 from fcnet import backend
+from fcnet.optimizers import fused
 from fcnet.optimizers.state import OptimizerState
 
 
@@ -119,6 +121,7 @@ class Optimizer(OptimizerState):
         self._names: list[str] = []
         self._shapes: list[tuple] = []
         self._slots: dict = {}
+        self._kernels = None  # fcnet._fused where build finds it usable (fused.py)
         self._external = None  # apply_gradients: (its variables, its flat grads buffer)
         self.built = False
 
@@ -188,6 +191,8 @@ class Optimizer(OptimizerState):
         # float32 0-d coefficients: a ufunc takes them ~2x faster than Python floats
         self._ks = (tuple(numpy.zeros((), dtype=params.dtype) for _ in range(8))
                     if xp is numpy else None)
+        # The compiled kernel, where this class's rule has one (None: the NumPy rule).
+        self._kernels = fused.kernels_for(self, params)
         self._build_segments()
         self._build_decay_ranges()
         self._build_extra()
@@ -312,6 +317,11 @@ class Optimizer(OptimizerState):
     def _clip_decay_update(self, grads, lr: float, step: int) -> None:
         if self.clipnorm or self.global_clipnorm or self.clipvalue:
             self._clip(grads)
+        if (self._kernels is not None and grads.dtype == self._p.dtype
+                and grads.flags.c_contiguous):
+            decay = None if self.weight_decay is None else self.weight_decay * lr
+            self._fused_update(self._kernels, grads, lr, step + 1, decay)
+            return
         if self.weight_decay is not None:
             self._apply_weight_decay(lr)
         self._update(grads, lr, step + 1)
@@ -319,6 +329,11 @@ class Optimizer(OptimizerState):
     def _update(self, g, lr: float, t: int) -> None:
         """The optimizer's rule on the whole buffer; ``t`` is the 1-based step."""
         raise NotImplementedError
+
+    # ``_fused_update(kernels, g, lr, t, decay)``: weight decay ``θ ← θ − θ·decay`` on
+    # ``_decay_ranges`` (decay None: none) and ``_update``'s rule, in one compiled pass.
+    # Hyperparameters are read from the optimizer on every call, as ``_update`` does.
+    _fused_update = None
 
     def _clip(self, g) -> None:
         xp = self._xp

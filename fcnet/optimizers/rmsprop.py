@@ -46,6 +46,14 @@ class RMSprop(Optimizer):
             groups.append(("average_gradient",))
         return groups
 
+    def _fused_update(self, kernels, g, lr, t, decay):
+        slots, rho = self._slots, self.rho
+        kernels.rmsprop(self._p, g, slots["velocity"],
+                        slots["momentum"] if self.momentum > 0 else None,
+                        slots["average_gradient"] if self.centered else None,
+                        rho, 1 - rho, self.epsilon, lr, self.momentum, decay,
+                        self._decay_ranges)
+
     def _update(self, g, lr, t):
         xp, p, t1, t2 = self._xp, self._p, self._t1, self._t2
         rho = self.rho

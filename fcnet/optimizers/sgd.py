@@ -34,6 +34,11 @@ class SGD(Optimizer):
     def _slot_groups(self):
         return [("momentum",)] if self.momentum != 0 else []
 
+    def _fused_update(self, kernels, g, lr, t, decay):
+        m = self._slots["momentum"] if self.momentum != 0 else None
+        kernels.sgd(self._p, g, m, lr, self.momentum, self.nesterov, decay,
+                    self._decay_ranges)
+
     def _update(self, g, lr, t):
         xp, p, t1 = self._xp, self._p, self._t1
         mu = self.momentum

@@ -1,0 +1,29 @@
+"""Builds the optional compiled module ``fcnet._fused`` (the fused optimizer updates).
+
+Everything else is in pyproject.toml. The extension is optional: where no C compiler or
+no Python headers exist, the build warns, skips it, and fcnet runs on NumPy alone.
+Flags keep float32 arithmetic exactly the NumPy reference's: no -ffast-math, and no
+fused multiply-add contraction (-ffp-contract=off), which would round differently.
+"""
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+UNIX_FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        if self.compiler.compiler_type in ("unix", "mingw32", "cygwin"):
+            for ext in self.extensions:
+                ext.extra_compile_args = UNIX_FLAGS
+        else:  # MSVC: precise floating point is its default; no contraction
+            for ext in self.extensions:
+                ext.extra_compile_args = ["/O2", "/fp:precise"]
+        super().build_extensions()
+
+
+setup(
+    ext_modules=[Extension("fcnet._fused", ["fcnet/_fused.c"], optional=True)],
+    cmdclass={"build_ext": BuildExt},
+)
