@@ -90,13 +90,16 @@ class Dense(Layer):
             y = (activations.in_place(f) or f)(z)
         return y, (x, z, y)
 
+    # Whether a subclass wrote its own ``backward``, which the engine must then run.
+    _own_backward = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._own_backward = cls.backward is not Dense.backward
+
     @property
     def output_activation(self):
-        return None if self._own_backward() else self.activation
-
-    def _own_backward(self) -> bool:
-        """Whether a subclass wrote its own ``backward``, which the engine must then run."""
-        return type(self).backward is not Dense.backward
+        return None if self._own_backward else self.activation
 
     def backward(self, ctx, dy):
         """dL/dx from dL/dy; adds dL/dkernel and dL/dbias into the variables' ``grad``."""
@@ -106,11 +109,12 @@ class Dense(Layer):
         """The engine's backward: ``dkernel``/``dbias`` written straight into the gradient
         slots on the layer's first write of the pass (added after), none when frozen;
         ``dx`` only when ``need_dx``; ``from_z``: ``dy`` is already dL/dz."""
-        if self._own_backward():
+        if self._own_backward:
             return super().backward_step(ctx, dy, step, need_dx, from_z)
-        ctx, dy = self._activity_backward(ctx, dy)
+        if self.activity_regularizer is not None:
+            ctx, dy = self._activity_backward(ctx, dy)
         dz = dy if from_z else self.activation_backward(ctx, dy)
-        overwrite = step.first_write(self) if self.trainable else None
+        overwrite = step.first_write(self) if self._trainable else None
         return self._backward_z(ctx, dz, need_dx, overwrite)
 
     def activation_backward(self, ctx, dy):

@@ -190,8 +190,9 @@ class Sequential(Model):
 
     def forward_step(self, x, training, step):
         """``(y, (tape, ctxs))``: every layer's ``forward_step`` in turn."""
-        y, ctxs = self._tape.forward(x, training, step)
-        return y, (self._tape, ctxs)
+        tape = self._tape
+        y, ctxs = tape.forward(x, training, step)
+        return y, (tape, ctxs)
 
     @property
     def output_activation(self):

@@ -58,19 +58,17 @@ class TrainStep:
         outputs = tree.flatten(y) if self.nested else [y]
         value, parts, dys, from_z = 0.0, [], [], []
         for k, loss in enumerate(self.losses):
-            if loss is None:
-                parts.append(None)
-                dys.append(None)
-                from_z.append(False)
-                continue
-            sw = None if sample_weights is None else sample_weights[k]
-            fused = self.fused[k] and loss.fused_gradient(self.fused[k], ys[k], outputs[k], sw)
-            part, dy = fused or loss.value_and_gradient(ys[k], outputs[k], sw)
-            parts.append(float(part))  # Keras logs each output's loss unweighted
-            weight = self.weights[k]
-            if weight is not None:
-                part, dy = part * weight, dy * dy.dtype.type(weight)
-            value += part
+            part, dy, fused = None, None, False
+            if loss is not None:
+                sw = None if sample_weights is None else sample_weights[k]
+                fused = self.fused[k] and loss.fused_gradient(self.fused[k], ys[k], outputs[k],
+                                                              sw)
+                part, dy = fused or loss.value_and_gradient(ys[k], outputs[k], sw)
+                weight = self.weights[k]
+                value += part if weight is None else part * weight
+                if weight is not None:
+                    dy = dy * dy.dtype.type(weight)
+            parts.append(part)  # Keras logs each output's loss unweighted
             dys.append(dy)
             from_z.append(bool(fused))
         value += sum(step.penalties)

@@ -52,14 +52,24 @@ class Tape:
         self.flat_outputs = tree.flatten(output_slots)
         self.n_slots = n_slots
         self._plans: dict = {}
+        # A chain (a Sequential): op i reads slot i and writes slot i + 1; it runs as a
+        # plain loop, with no slot bookkeeping.
+        self.is_chain = input_slots == 0 and output_slots == len(ops) and all(
+            op.in_slots == i and op.out_slots == [i + 1] and op.single_out
+            for i, op in enumerate(ops))
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs, training, step):
         """``(outputs, ctxs)``: every op's ``forward_step`` in order."""
+        ctxs = []
+        if self.is_chain:
+            for op in self.ops:
+                inputs, ctx = op.layer.forward_step(inputs, training, step)
+                ctxs.append(ctx)
+            return inputs, ctxs
         values = [None] * self.n_slots
         for slot, x in zip(self.flat_inputs, tree.flatten(inputs)):
             values[slot] = x
-        ctxs = []
         for op in self.ops:
             x = values[op.in_slots] if op.single_in else _gather(values, op.in_slots)
             y, ctx = op.layer.forward_step(x, training, step)
@@ -80,6 +90,9 @@ class Tape:
         producing op's output activation (the loss fused with softmax/sigmoid).
         """
         runs, wants_dx = self.plan(need_dx)
+        if self.is_chain:
+            return self._chain_backward(ctxs, dy, step, runs, wants_dx,
+                                        bool(from_z and from_z[0]))
         grads = [None] * self.n_slots
         for k, (slot, g) in enumerate(zip(self.flat_outputs, tree.flatten(dy))):
             if g is not None and from_z is not None and from_z[k]:
@@ -112,6 +125,19 @@ class Tape:
         if not need_dx:
             return None
         return _gather(grads, self.input_slots)
+
+    def _chain_backward(self, ctxs, dy, step, runs, wants_dx, fused):
+        """The chain's backward: dy passed from op to op, in reverse."""
+        if dy is None:
+            return None
+        for i in range(len(self.ops) - 1, -1, -1):
+            if runs[i]:
+                dy = self.ops[i].layer.backward_step(ctxs[i], dy, step, need_dx=wants_dx[i],
+                                                     from_z=fused)
+            if not wants_dx[i]:  # nothing upstream needs a gradient: no op there runs
+                return None
+            fused = False
+        return dy
 
     def plan(self, need_dx: bool):
         """``(runs, wants_dx)`` per op, remade when layers change trainability."""

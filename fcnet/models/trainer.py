@@ -238,7 +238,7 @@ class Trainer:
                 callback_list.on_train_batch_begin(index)
             value, parts, outputs = self._step.run(xb, ys, sws)
             self._update_metrics(ys, outputs, sws)
-            means.add(len(tree.flatten(xb)[0]), value, parts)
+            means.add(_batch_len(xb), value, parts)
             if hooks:
                 logs = self._logs(means)
                 callback_list.on_train_batch_end(index, logs)
@@ -312,7 +312,7 @@ class Trainer:
             if hooks:
                 callback_list.on_test_batch_begin(index)
             value, parts = self._test_step(xb, ys, sws)
-            means.add(len(tree.flatten(xb)[0]), value, parts)
+            means.add(_batch_len(xb), value, parts)
             if hooks:
                 callback_list.on_test_batch_end(index, self._logs(means))
         if means is None:
@@ -391,7 +391,7 @@ class Trainer:
         self._reset_metrics()
         value, parts, outputs = self._step.run(x, ys, sws)
         self._update_metrics(ys, outputs, sws)
-        return self._result(self._logs(_Means.of(len(tree.flatten(x)[0]), value, parts)),
+        return self._result(self._logs(_Means.of(_batch_len(x), value, parts)),
                             return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -400,7 +400,7 @@ class Trainer:
         x, ys, sws = self._data(x, y, sample_weight)
         self._reset_metrics()
         value, parts = self._test_step(x, ys, sws)
-        return self._result(self._logs(_Means.of(len(tree.flatten(x)[0]), value, parts)),
+        return self._result(self._logs(_Means.of(_batch_len(x), value, parts)),
                             return_dict)
 
     def predict_on_batch(self, x):
@@ -438,6 +438,11 @@ class _Means:
 
     def value(self, index: int) -> float:
         return self.sums[index] / self.seen if self.seen else float("nan")
+
+
+def _batch_len(x) -> int:
+    """The number of samples in a batch of inputs (one array or a structure)."""
+    return len(x) if isinstance(x, numpy.ndarray) else len(tree.flatten(x)[0])
 
 
 def _batch_size(batch_size) -> int:
