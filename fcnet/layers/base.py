@@ -283,14 +283,15 @@ class Layer:
         """
         if any(isinstance(t, KerasTensor) for t in tree.flatten(inputs)):
             return self._symbolic_call(inputs)
-        inputs = tree.map_structure(lambda a: _as_float_array(a, self.dtype), inputs)
+        recorder = recording.current()
+        if recorder is None:  # arrays from outside a model: float arrays of the layer's dtype
+            inputs = tree.map_structure(lambda a: _as_float_array(a, self.dtype), inputs)
         shapes = _shapes_of(inputs)
         if not self.built:
             _check(self, shapes)
             self._build_in_scope(shapes)
         _check(self, shapes)
-        recorder = recording.current()
-        if recorder is not None:  # inside a model's call that is being recorded
+        if recorder is not None:  # inside a model's call being recorded: arrays as they come
             return recorder.run(self, inputs, recorder.training if training is None
                                 else bool(training))
         y = call_with_training(self, inputs, bool(training), **kwargs)
