@@ -181,22 +181,14 @@ class _Subclassed(fcnet.Model):
         return h
 
 
-_FLOAT64_CAST_BUG = pytest.mark.xfail(
-    strict=True, raises=ValueError,
-    reason="engine bug: Layer.__call__ casts the checker's float64 arrays to the layer's "
-    "float32 dtype, so a subclassed model's Recorder meets an array it never saw "
-    "(ValueError 'received an array that no layer produced')")
-
-
 def test_subclassed_model_with_float64_layers():
-    """float64 layers: __call__ does not cast, so the recording sees the checker's arrays."""
+    """float64 layers throughout (the recording of a float64 model)."""
     model = _Subclassed(dtype="float64")
     report = check_gradients(model, _rng(8).normal(size=(6, 4)))
     _passes(report, ["input"] + _paths(model))
     assert len(report) == 1 + 8
 
 
-@_FLOAT64_CAST_BUG
 def test_subclassed_model():
     model = _Subclassed()
     report = check_gradients(model, _rng(8).normal(size=(6, 4)))
@@ -214,7 +206,6 @@ def test_subclassed_model_nested_in_functional_with_dropout_float64():
     assert len(report) == 1 + 10
 
 
-@_FLOAT64_CAST_BUG
 def test_subclassed_model_nested_in_functional_with_dropout():
     sub = _Subclassed()
     x = fcnet.Input(shape=(4,))
