@@ -402,7 +402,7 @@ def _graph_with(custom):
 
 def test_correct_custom_layer_passes_in_a_graph():
     model = _graph_with(_Scale(name="scale"))
-    model.layers[2].w.assign(_rng(17).normal(size=4))  # not all ones
+    model.get_layer("scale").w.assign(_rng(17).normal(size=4))  # not all ones
     report = check_gradients(model, _rng(18).normal(size=(5, 4)))
     _passes(report, ["input"] + _paths(model))
     assert "scale/w" in report
