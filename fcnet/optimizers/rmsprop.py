@@ -28,6 +28,9 @@ class RMSprop(Optimizer):
 
     Slots, in Keras's order: every ``velocity``, then every ``momentum`` (momentum > 0),
     then every ``average_gradient`` (centered).
+
+    On NumPy the step (with weight decay) is one compiled pass where ``fcnet._fused``
+    is built (``fused.py``), else the ufunc calls below; the two agree bit for bit.
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
