@@ -338,10 +338,6 @@ def test_functional_model_as_the_first_layer_of_a_sequential():
     assert _all_changed(before, inner.get_weights())
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "engine bug: Keras 3 builds a Sequential at once when its first layer is a model with an "
-    "`input_shape` (Sequential._maybe_rebuild); fcnet leaves it unbuilt until data arrive, "
-    "so count_params raises"))
 def test_sequential_starting_with_a_functional_model_is_built_at_once(keras):
     theirs = keras.Sequential([keras.Model(k := keras.Input(shape=(4,)),
                                            keras.layers.Dense(3)(k)), keras.layers.Dense(1)])
@@ -719,10 +715,6 @@ def test_subclassed_model_nested_in_a_functional_model_trains():
     assert history["loss"][-1] < history["loss"][0]
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "engine bug: calling a subclassed model whose `call` has no `training` argument on a "
-    "KerasTensor runs `_probe_output_shapes`, which calls `layer.call(probe, training=False)` "
-    "directly instead of `call_with_training`: TypeError unexpected keyword 'training'"))
 def test_subclassed_model_without_training_argument_nested_in_a_functional_model():
     block = _Tracked()
     x_in = fcnet.Input(shape=(4,))

@@ -431,7 +431,7 @@ def _probe_output_shapes(layer, shapes):
         return (shapes[0] if _is_shape(shapes) else None,) + tuple(out.shape[1:])
 
     probe = zeros(shapes) if _is_shape(shapes) else [zeros(s) for s in shapes]
-    y = layer.call(probe, training=False)
+    y = call_with_training(layer, probe, False)
     return batch_of(y) if not isinstance(y, (list, tuple)) else [batch_of(o) for o in y]
 
 

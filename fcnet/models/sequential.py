@@ -5,6 +5,7 @@ from __future__ import annotations
 from fcnet import backend
 from fcnet import layers as layers_module
 from fcnet.layers import InputLayer, KerasTensor, Layer
+from fcnet.models.functional import Functional
 from fcnet.models.model import Model
 from fcnet.models.tape import Op, Tape
 
@@ -77,9 +78,14 @@ class Sequential(Model):
                 "All layers added to a Sequential model should have unique names. Name "
                 f"'{layer.name}' is already the name of a layer in this model. Update the "
                 "`name` argument to pass a unique name.")
-        if not self._stack and self._input_layer is None and layer._batch_input_shape:
-            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape,
-                                           name=f"{layer.name}_input")
+        if not self._stack and self._input_layer is None:
+            # The input shape of a first layer that declares one, or of a functional model
+            # with one input (Keras builds from it at once).
+            shape = layer._batch_input_shape or (
+                layer.inputs[0].shape if isinstance(layer, Functional)
+                and len(layer.inputs) == 1 else None)
+            if shape:
+                self._input_layer = InputLayer(batch_shape=shape, name=f"{layer.name}_input")
         self._stack.append(layer)
         self._stack_tape = None
         shape = self._input_shape_or_none()
