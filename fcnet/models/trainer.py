@@ -181,8 +181,8 @@ class Trainer:
     def _logs(self, means) -> dict:
         compiled = self._compiled
         logs = {"loss": means.value(0)}
-        if compiled.names is not None and len(compiled.names) > 1:
-            for k, loss in enumerate(compiled.losses):
+        if compiled.names is not None and sum(loss is not None for loss in compiled.losses) > 1:
+            for k, loss in enumerate(compiled.losses):  # as Keras 3: only with several losses
                 if loss is not None:
                     logs[compiled.log_name(k, "loss")] = means.value(k + 1)
         for k, metric, _ in compiled.metrics or []:
