@@ -851,3 +851,21 @@ def test_activity_regularizer_gradient_changes_training():
         model.fit(x, y, batch_size=8, epochs=3, verbose=0)
         finals.append(inner.get_weights()[0])
     assert not np.allclose(finals[0], finals[1])
+
+
+def test_a_subclass_passing_inputs_and_outputs_is_a_functional_model_with_its_methods():
+    class Scaled(fcnet.Model):
+        def __init__(self, units):
+            x = fcnet.Input((3,))
+            super().__init__(x, layers.Dense(units, use_bias=False)(x), name="scaled")
+            self.units = units
+
+        def describe(self):
+            return f"{self.name}: {self.units} units"
+
+    model = Scaled(2)
+    assert isinstance(model, Scaled) and isinstance(model, fcnet.Model)
+    assert model.describe() == "scaled: 2 units" and model.count_params() == 6
+    kernel = model.get_weights()[0]
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(model.predict(x, verbose=0), x @ kernel, rtol=1e-6)

@@ -45,10 +45,13 @@ class Model(Trainer, Layer):
     """
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
             from fcnet.models.functional import Functional
 
-            return Functional.__new__(Functional)
+            if not issubclass(cls, Functional):
+                # A subclass that passes inputs and outputs to ``Model.__init__`` is a
+                # functional model with methods of its own, as in Keras.
+                cls = Functional if cls is Model else _functional_subclass(cls, Functional)
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
@@ -152,3 +155,14 @@ class Model(Trainer, Layer):
     def _output_activations(self) -> list | None:
         """Per output, the activation it ends with (a recorded model's are unknown)."""
         return None
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls, functional):
+    """``cls`` with the functional machinery behind its own methods."""
+    if cls not in _FUNCTIONAL_SUBCLASSES:
+        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, functional),
+                                           {"__module__": cls.__module__})
+    return _FUNCTIONAL_SUBCLASSES[cls]
