@@ -45,22 +45,23 @@ class Model(Trainer, Layer):
     """
 
     def __new__(cls, *args, **kwargs):
-        if args or "inputs" in kwargs or "outputs" in kwargs:
+        if cls is Model and _functional_arguments(args, kwargs):
             from fcnet.models.functional import Functional
 
-            if not issubclass(cls, Functional):
-                # A subclass that passes inputs and outputs to ``Model.__init__`` is a
-                # functional model with methods of its own, as in Keras.
-                cls = Functional if cls is Model else _functional_subclass(cls, Functional)
+            cls = Functional
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
-        if args or "inputs" in kwargs or "outputs" in kwargs:
+        if _functional_arguments(args, kwargs):
             from fcnet.models.functional import Functional
 
+            if not isinstance(self, Functional):
+                # A subclass that passes inputs and outputs to ``Model.__init__`` is a
+                # functional model with methods of its own, as in Keras.
+                self.__class__ = _functional_subclass(type(self), Functional)
             Functional.__init__(self, *args, **kwargs)
             return
-        super().__init__(**kwargs)
+        super().__init__(*args, **kwargs)
         self._tracked: list[Layer] = []
 
     # ------------------------------------------------------------------ layers
@@ -158,6 +159,12 @@ class Model(Trainer, Layer):
 
 
 _FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_arguments(args, kwargs) -> bool:
+    """``Model(inputs, outputs)``: two positional arguments, or ``inputs=``/``outputs=``."""
+    return len(args) >= 2 or ("inputs" in kwargs and "outputs" in kwargs) or (
+        len(args) == 1 and "outputs" in kwargs)
 
 
 def _functional_subclass(cls, functional):
