@@ -5,8 +5,8 @@ parameter buffer (DESIGN §3); ``assign`` always writes in place, so the view
 stays valid. ``grad`` is the gradient slot a layer's ``backward`` adds into: once
 the model packs its parameters, a view into the flat gradient buffer, which is what
 the optimizer and the gradient checker read. It cannot be replaced, only written in
-place (``w.grad += dw``, ``w.grad[...] = dw``); which write of a pass overwrites and
-which adds is the engine's business (``fcnet.layers.Step``).
+place (``w.grad += dw``); which write of a pass overwrites and which adds is the
+engine's business (``fcnet.layers.Step``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,18 @@ from __future__ import annotations
 import numpy
 
 from fcnet import backend
+
+_generation = [0]
+
+
+def bump_generation() -> None:
+    """Marks that what some model trains changed (a variable or layer frozen or thawed,
+    weights made anew): models remake their plan of which backward passes a step needs."""
+    _generation[0] += 1
+
+
+def generation() -> int:
+    return _generation[0]
 
 
 class Variable:
@@ -37,10 +49,19 @@ class Variable:
         self._short_name = name
         self.name = f"{scope}/{name}:0" if scope else f"{name}:0"
         self.path = path or name
-        self.trainable = trainable
+        self._trainable = bool(trainable)
         self.regularizer = regularizer
         self.constraint = constraint
         self._grad = None
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        bump_generation()
 
     @property
     def grad(self):
@@ -55,8 +76,8 @@ class Variable:
         if value is not self._grad:  # ``w.grad += dw`` hands back the same array: fine
             raise AttributeError(
                 f"Variable '{self.path}': `.grad` is the slot the optimizer reads and cannot "
-                "be replaced. Write into it in place: `w.grad += dw` (a layer's `backward` "
-                "adds its gradient) or `w.grad[...] = dw`.")
+                "be replaced. Add the gradient into it in place: `w.grad += dw` (a layer "
+                "called twice in one pass adds both of its gradients).")
 
     def _bind(self, value, grad) -> None:
         """Makes ``value`` and ``grad`` the variable's arrays (views into flat buffers)."""

@@ -228,21 +228,25 @@ def test_a_backward_that_replaces_grad_gets_a_clear_error():
 
 
 def test_a_frozen_dense_computes_no_weight_gradient(monkeypatch):
-    """Counted, not timed: a frozen layer never calls the weight-gradient kernel."""
+    """Counted, not timed: a frozen layer never calls the weight-gradient kernels, and a
+    frozen kernel leaves the bias training."""
     import fcnet.layers.dense as dense_module
 
     calls = []
-    original = dense_module.dense_backward
+    original = dense_module.dense_kernel_gradient
 
-    def counting(x, dz, kernel, *args, **kwargs):
-        calls.append(kernel.shape)
-        return original(x, dz, kernel, *args, **kwargs)
+    def counting(x, dz, out=None):
+        calls.append((x.shape[-1], dz.shape[-1]))
+        return original(x, dz, out=out)
 
-    monkeypatch.setattr(dense_module, "dense_backward", counting)
-    frozen = Dense(6, name="frozen")
-    model = keras.Sequential([keras.Input((4,)), Dense(5), frozen, Dense(2)])
+    monkeypatch.setattr(dense_module, "dense_kernel_gradient", counting)
+    frozen, half = Dense(6, name="frozen"), Dense(2, name="half")
+    model = keras.Sequential([keras.Input((4,)), Dense(5), frozen, half])
     frozen.trainable = False
+    half.kernel.trainable = False
     model.compile("sgd", "mse")
+    kernel, bias = half.kernel.numpy(), half.bias.numpy()
     model.fit(np.ones((8, 4)), np.ones((8, 2)), batch_size=4, verbose=0)
-    assert calls and (5, 6) not in calls  # the frozen kernel is (5, 6)
-    assert calls.count((4, 5)) == calls.count((6, 2)) == 2  # the others, once a step
+    assert calls == [(4, 5)] * 2  # only the first layer's kernel, once a step
+    np.testing.assert_array_equal(half.kernel.numpy(), kernel)
+    assert not np.array_equal(half.bias.numpy(), bias)  # the bias still trains

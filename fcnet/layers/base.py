@@ -34,7 +34,7 @@ from fcnet.layers.input_spec import InputSpec, KerasTensor, check_input
 from fcnet.layers.node import Node
 from fcnet.layers.regularization import activity_gradient, activity_value
 from fcnet.layers.step import Step
-from fcnet.variables import Variable
+from fcnet.variables import Variable, bump_generation
 
 _BASE_KWARGS = ("input_shape", "input_dim", "batch_input_shape", "batch_size")
 
@@ -97,7 +97,7 @@ class Layer:
         in_own_scope = bool(scope) and scope[-1] == self.name
         outer = scope[:-1] if in_own_scope else scope
         variable = Variable(
-            value, name=name, trainable=trainable and self.trainable, dtype=dtype,
+            value, name=name, trainable=trainable, dtype=dtype,
             regularizer=regularizers.get(regularizer), constraint=constraints.get(constraint),
             scope=self.name if in_own_scope else None,
             path="/".join(outer + (self.name, name)),
@@ -234,6 +234,10 @@ class Layer:
             f"Layer {type(self).__name__} does not implement `compute_output_shape()`.")
 
     # ------------------------------------------------------------------ the engine's entry points
+    # Whether ``backward_step`` of a several-output layer accepts None for an output no
+    # loss reaches (a model does: its tape skips it).
+    takes_partial_gradients = False
+
     @property
     def output_activation(self):
         """The activation the forward pass ends with, where ``backward_step`` can start
@@ -260,6 +264,10 @@ class Layer:
                     variable.grad.fill(0)
         return self.backward(ctx, dy)
 
+    def _flat_inputs(self, x) -> list:
+        """The input arrays in the order ``backward`` returns their gradients."""
+        return tree.flatten(x)
+
     def _activity_backward(self, ctx, dy):
         """``(ctx, dy)`` with the activity penalty's gradient added to dy where there is one."""
         if isinstance(ctx, _WithActivity):
@@ -285,16 +293,25 @@ class Layer:
             return self._symbolic_call(inputs)
         recorder = recording.current()
         if recorder is None:  # arrays from outside a model: float arrays of the layer's dtype
-            inputs = tree.map_structure(lambda a: _as_float_array(a, self.dtype), inputs)
+            inputs = tree.map_structure(lambda a: _as_float_array(a, self.dtype, self), inputs)
         shapes = _shapes_of(inputs)
         if not self.built:
             _check(self, shapes)
             self._build_in_scope(shapes)
         _check(self, shapes)
         if recorder is not None:  # inside a model's call being recorded: arrays as they come
+            if kwargs:
+                raise TypeError(
+                    f"Layer '{self.name}' was called with keyword arguments {sorted(kwargs)} "
+                    "inside a model's `call`; the engine runs `forward(x, training)`, which "
+                    "takes none. Make them arguments of the layer's constructor, or inputs.")
             return recorder.run(self, inputs, recorder.training if training is None
                                 else bool(training))
-        y = call_with_training(self, inputs, bool(training), **kwargs)
+        return self._eager_call(inputs, bool(training), **kwargs)
+
+    def _eager_call(self, inputs, training: bool, **kwargs):
+        """``call`` on arrays, outside any model being recorded."""
+        y = call_with_training(self, inputs, training, **kwargs)
         if self.activity_regularizer is not None:
             self._activity_losses = [activity_value(self.activity_regularizer, y)]
         return y
@@ -371,19 +388,6 @@ class _WithActivity:
         self.ctx, self.y = ctx, y
 
 
-_generation = [0]
-
-
-def bump_generation() -> None:
-    """Marks that some layer changed what it trains (weights added, trainable set):
-    models recompute which backward passes a step needs."""
-    _generation[0] += 1
-
-
-def generation() -> int:
-    return _generation[0]
-
-
 def _is_shape(value) -> bool:
     """Whether ``value`` is one shape (a tuple of ints and Nones), not a list of shapes."""
     return isinstance(value, (tuple, list)) and all(
@@ -430,12 +434,18 @@ def _probe_output_shapes(layer, shapes):
     def batch_of(out):
         return (shapes[0] if _is_shape(shapes) else None,) + tuple(out.shape[1:])
 
-    probe = zeros(shapes) if _is_shape(shapes) else [zeros(s) for s in shapes]
-    y = call_with_training(layer, probe, False)
+    def probe(shapes):
+        if _is_shape(shapes):
+            return zeros(shapes)
+        if isinstance(shapes, dict):
+            return {key: probe(shape) for key, shape in shapes.items()}
+        return [probe(shape) for shape in shapes]
+
+    y = call_with_training(layer, probe(shapes), False)
     return batch_of(y) if not isinstance(y, (list, tuple)) else [batch_of(o) for o in y]
 
 
-def _as_float_array(x, dtype: str):
+def _as_float_array(x, dtype: str, layer=None):
     """Inputs become arrays of the layer's float dtype (ints and float64 are cast)."""
     xp = backend.xp
     if isinstance(x, Variable):
@@ -443,7 +453,8 @@ def _as_float_array(x, dtype: str):
     if not isinstance(x, xp.ndarray):
         x = xp.asarray(x)
     if x.dtype.kind not in "fiub":
-        raise TypeError(f"Expected numeric input, received an array of dtype {x.dtype}.")
+        raise TypeError(f"Layer '{getattr(layer, 'name', '?')}' expects numeric input. "
+                        f"Received: an array of dtype {x.dtype}.")
     if x.dtype != dtype:
         x = x.astype(dtype)
     return x

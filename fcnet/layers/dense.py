@@ -7,7 +7,12 @@ import numbers
 from fcnet import activations, constraints, initializers, regularizers
 from fcnet.layers.base import Layer
 from fcnet.layers.input_spec import InputSpec
-from fcnet.ops import dense_backward, dense_forward, dense_input_gradient
+from fcnet.ops import (
+    dense_bias_gradient,
+    dense_forward,
+    dense_input_gradient,
+    dense_kernel_gradient,
+)
 
 
 class Dense(Layer):
@@ -131,22 +136,22 @@ class Dense(Layer):
         return gradient(dy, z, y)
 
     def _backward_z(self, ctx, dz, need_dx, overwrite):
-        """``dW = xᵀ·dz``, ``db = Σ dz`` into the slots (``overwrite`` True: written with
-        ``out=``; False: added; None: not computed, the layer is frozen); returns dx."""
+        """``dW = xᵀ·dz``, ``db = Σ dz`` into the slots of the trainable ones (``overwrite``
+        True: written with ``out=``; False: added; None: none, the layer is frozen);
+        returns dx."""
         x = ctx[0]
         kernel, bias = self.kernel, self.bias
-        if overwrite is None or not kernel.trainable:
-            return dense_input_gradient(dz, kernel.value) if need_dx else None
-        use_bias = self.use_bias and bias.trainable
-        if overwrite:
-            _, _, dx = dense_backward(x, dz, kernel.value, use_bias, need_dx, kernel.grad,
-                                      bias.grad if use_bias else None)
-            return dx
-        dkernel, dbias, dx = dense_backward(x, dz, kernel.value, use_bias, need_dx)
-        kernel.grad += dkernel
-        if use_bias:
-            bias.grad += dbias
-        return dx
+        if overwrite is not None and kernel.trainable:
+            if overwrite:
+                dense_kernel_gradient(x, dz, out=kernel.grad)
+            else:
+                kernel.grad += dense_kernel_gradient(x, dz)
+        if overwrite is not None and self.use_bias and bias.trainable:
+            if overwrite:
+                dense_bias_gradient(dz, out=bias.grad)
+            else:
+                bias.grad += dense_bias_gradient(dz)
+        return dense_input_gradient(dz, kernel.value) if need_dx else None
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

@@ -87,5 +87,9 @@ class Recorder:
         with recording(None):  # a layer's own sublayer calls belong to its forward
             y, ctx = layer.forward_step(inputs, training, self.step)
         out_slots = [self._slot_of_new(a) for a in tree.flatten(y)]
+        if self.strict:  # an in-place NumPy operation on an output would go unseen
+            for array in tree.flatten(y):
+                if array is not None and hasattr(array, "flags") and array.base is None:
+                    array.flags.writeable = False
         self.ops.append((layer, in_slots, out_slots, not tree.is_nested(y), ctx))
         return y

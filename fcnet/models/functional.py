@@ -100,8 +100,9 @@ class Functional(Model):
 
     def compute_output_shape(self, input_shape):
         shapes = [None] * self._tape.n_slots
-        given = [input_shape] if isinstance(input_shape, tuple) else list(
-            input_shape.values() if isinstance(input_shape, dict) else input_shape)
+        one = isinstance(input_shape, tuple) and all(
+            d is None or isinstance(d, int) for d in input_shape)
+        given = [input_shape] if one else self._flat_inputs(input_shape)
         for slot, shape in zip(self._tape.flat_inputs, given):
             shapes[slot] = tuple(shape)
         for op in self._tape.ops:

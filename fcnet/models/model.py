@@ -44,6 +44,8 @@ class Model(Trainer, Layer):
     merge layer, an ``Activation``, or a custom layer with ``backward``.
     """
 
+    takes_partial_gradients = True
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and _functional_arguments(args, kwargs):
             from fcnet.models.functional import Functional
@@ -127,6 +129,13 @@ class Model(Trainer, Layer):
         """A subclassed model makes its weights by running its ``call`` on one sample."""
         if not (self.built and all(layer.built for layer in self.layers)):
             self(tree.map_structure(lambda a: a[:1], x))
+
+    def _eager_call(self, inputs, training: bool, **kwargs):
+        """A subclassed model's call runs recorded (not held to layer calls), so layers
+        called with ``training=None`` inside it take the model's ``training``."""
+        if kwargs:
+            return super()._eager_call(inputs, training, **kwargs)
+        return self.forward_step(inputs, training, Step(backward=False))[0]
 
     def forward_step(self, x, training, step: Step):
         """Runs ``call`` once, recording its layer calls: ``(y, (tape, ctxs))``."""

@@ -186,6 +186,8 @@ class Sequential(Model):
             x = layer(x, training=training)
         return x
 
+    _eager_call = Layer._eager_call  # layer by layer, each call checking its input
+
     @property
     def _tape(self) -> Tape:
         """The stack as a tape: layer i reads slot i and writes slot i + 1."""

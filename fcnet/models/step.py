@@ -31,7 +31,6 @@ class TrainStep:
         self.optimizer = model.optimizer
         self.losses = compiled.losses
         self.weights = [None if w == 1.0 else w for w in compiled.weights]
-        self.nested = len(compiled.losses) > 1
         variables = parameters.variables
         self.regularized = [v for v in variables if v.regularizer is not None]
         self.constrained = [v for v in variables if v.constraint is not None]
@@ -55,7 +54,8 @@ class TrainStep:
         flat ``grads`` buffer, every slot written (zeros where no gradient reached)."""
         step = Step()
         y, ctx = self.model.forward_step(x, training, step)
-        outputs = tree.flatten(y) if self.nested else [y]
+        nested = tree.is_nested(y)
+        outputs = tree.flatten(y) if nested else [y]
         value, parts, dys, from_z = 0.0, [], [], []
         for k, loss in enumerate(self.losses):
             part, dy, fused = None, None, False
@@ -72,7 +72,7 @@ class TrainStep:
             dys.append(dy)
             from_z.append(bool(fused))
         value += sum(step.penalties)
-        dx = self.model.backward_step(ctx, dys if self.nested else dys[0], step,
+        dx = self.model.backward_step(ctx, dys if nested else dys[0], step,
                                       need_dx=need_dx, from_z=from_z)
         value += finish_gradients(step, self.owners, self.regularized)
         return float(value), parts, dx, outputs

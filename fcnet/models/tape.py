@@ -20,7 +20,7 @@ and made anew whenever any layer's trainability or weights change.
 from __future__ import annotations
 
 from fcnet.backend import tree
-from fcnet.layers.base import generation
+from fcnet.variables import generation
 
 
 class Op:
@@ -113,7 +113,8 @@ class Tape:
                 gs = [grads[s] for s in op.out_slots]
                 if all(g is None for g in gs):
                     continue
-                fused, g = False, [_zeros_if_none(g, s, op) for g, s in zip(gs, op.out_slots)]
+                fused = False
+                g = gs if op.layer.takes_partial_gradients else [_present(g, op) for g in gs]
             dx = op.layer.backward_step(ctxs[i], g, step, need_dx=wants_dx[i], from_z=fused)
             if not wants_dx[i]:
                 continue
@@ -141,11 +142,9 @@ class Tape:
 
     def plan(self, need_dx: bool):
         """``(runs, wants_dx)`` per op, remade when layers change trainability."""
-        key = (bool(need_dx), generation())
         plan = self._plans.get(need_dx)
-        if plan is None or plan[0] != key:
-            plan = (key, self._make_plan(need_dx))
-            self._plans[need_dx] = plan
+        if plan is None or plan[0] != generation():
+            plan = self._plans[need_dx] = (generation(), self._make_plan(need_dx))
         return plan[1]
 
     def _make_plan(self, need_dx):
@@ -204,7 +203,8 @@ def _add(grads, slot, g) -> None:
     grads[slot] = g if current is None else current + g
 
 
-def _zeros_if_none(g, slot, op):
+def _present(g, op):
+    """The gradient of one output of a several-output layer, which must have one."""
     if g is not None:
         return g
     raise ValueError(

@@ -63,6 +63,8 @@ class Trainer:
         names = getattr(self, "output_names", None)
         if names is None:
             y = self(tree.map_structure(lambda a: a[:1], x))
+            if isinstance(y, dict):
+                return sorted(y)
             count = len(tree.flatten(y)) if tree.is_nested(y) else 1
             names = [self.layers[-1].name] if count == 1 and self.layers else [
                 f"output_{k + 1}" for k in range(count)]
@@ -327,7 +329,7 @@ class Trainer:
         x, ys, sample_weights = adapter.to_device(x, ys, sample_weights)
         step = Step(backward=False)
         y = self.forward_step(x, False, step)[0]
-        outputs = tree.flatten(y) if len(ys) > 1 else [y]
+        outputs = tree.flatten(y) if tree.is_nested(y) else [y]
         value, parts = 0.0, []
         for k, loss in enumerate(self._compiled.losses):
             if loss is None:

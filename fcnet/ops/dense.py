@@ -25,14 +25,22 @@ def dense_backward(x, dz, kernel, use_bias: bool = True, need_dx: bool = True,
 
     ``dkernel`` / ``dbias``, when given, receive the gradients in place (no temporaries).
     """
-    if x.ndim != 2:  # every leading axis is a batch axis
-        x, dz2 = x.reshape(-1, kernel.shape[0]), dz.reshape(-1, kernel.shape[1])
-    else:
-        dz2 = dz
-    dkernel = backend.xp.matmul(x.T, dz2, out=dkernel)  # dL/dW_ij = Σ_n x_ni dz_nj
-    dbias = dz2.sum(axis=0, out=dbias) if use_bias else None  # dL/db_j = Σ_n dz_nj
+    dkernel = dense_kernel_gradient(x, dz, out=dkernel)
+    dbias = dense_bias_gradient(dz, out=dbias) if use_bias else None
     dx = dense_input_gradient(dz, kernel) if need_dx else None
     return dkernel, dbias, dx
+
+
+def dense_kernel_gradient(x, dz, out=None):
+    """``dW = xᵀ · dz``: dL/dW_ij = Σ_n x_ni dz_nj (every leading axis is a batch axis)."""
+    if x.ndim != 2:
+        x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
+    return backend.xp.matmul(x.T, dz, out=out)
+
+
+def dense_bias_gradient(dz, out=None):
+    """``db = Σ_batch dz``: dL/db_j = Σ_n dz_nj."""
+    return dz.reshape(-1, dz.shape[-1]).sum(axis=0, out=out)
 
 
 def dense_input_gradient(dz, kernel):

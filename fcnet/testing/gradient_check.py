@@ -59,9 +59,9 @@ def check_gradients(model_or_layer: Layer, x, y=None, sample_weight=None, traini
         state.save()
         objective = _objective(target, x64, y, sample_weight, parameters, training, seed, state)
         analytic_dx, analytic = objective.gradients(x64)
-        names = _input_names(x64)
+        flat_x = target._flat_inputs(x64)  # the order of the model's inputs, as dx's
         arrays = [(name, array, grad) for name, array, grad in
-                  zip(names, tree.flatten(x64), tree.flatten(analytic_dx))]
+                  zip(_input_names(x64, flat_x), flat_x, tree.flatten(analytic_dx))]
         arrays += [(v.path, v.value, a) for v, a in zip(variables, analytic)]
         rng = numpy.random.default_rng(seed)
         report, worst = {}, None
@@ -164,11 +164,12 @@ def _objective(target, x, y, sample_weight, parameters, training, seed, state):
     return _Objective(value, gradients, state)
 
 
-def _input_names(x) -> list[str]:
+def _input_names(x, flat_x) -> list[str]:
     if isinstance(x, dict):
-        return [str(k) for k in sorted(x)]
+        key_of = {id(array): str(key) for key, array in x.items()}
+        return [key_of[id(array)] for array in flat_x]
     if tree.is_nested(x):
-        return [f"input_{i}" for i in range(len(tree.flatten(x)))]
+        return [f"input_{i}" for i in range(len(flat_x))]
     return ["input"]
 
 
