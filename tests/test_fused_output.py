@@ -91,3 +91,21 @@ def test_sigmoid_output_spellings_train_the_same():
         results.append(model.get_weights())
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_subclassed_model_ending_in_softmax_gets_the_fused_gradient():
+    class Net(fcnet.Model):
+        def __init__(self):
+            super().__init__()
+            self.logits = fcnet.layers.Dense(3)
+            self.probs = fcnet.layers.Activation("softmax")
+
+        def call(self, inputs):
+            return self.probs(self.logits(inputs))
+
+    model = Net()
+    model(X)
+    model.set_weights([KERNEL, np.zeros(3, np.float32)])
+    model.compile(optimizer=fcnet.optimizers.SGD(0.1), loss="categorical_crossentropy")
+    model.train_on_batch(X, Y)
+    np.testing.assert_array_equal(model.get_weights()[0], _fcnet_step("dense", 1.0))

@@ -162,7 +162,7 @@ class Functional(Model):
             return None
         return self._tape.output_activation(0)
 
-    def _output_activations(self) -> list:
+    def _output_activations(self, ctx=None) -> list:
         return [self._tape.output_activation(k) for k in range(len(self.outputs))]
 
     def _layer_output_shape(self, index: int):

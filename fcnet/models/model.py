@@ -162,9 +162,13 @@ class Model(Trainer, Layer):
         """dL/d(inputs) of the whole model; weight gradients land in the slots."""
         return self.backward_step(ctx, dy, Step())
 
-    def _output_activations(self) -> list | None:
-        """Per output, the activation it ends with (a recorded model's are unknown)."""
-        return None
+    def _output_activations(self, ctx=None) -> list | None:
+        """Per output, the activation it ends with; a recorded model knows them only from
+        a pass's ``ctx`` (its tape), None before."""
+        if ctx is None:
+            return None
+        tape = ctx[0]
+        return [tape.output_activation(k) for k in range(len(tape.flat_outputs))]
 
 
 _FUNCTIONAL_SUBCLASSES: dict = {}

@@ -210,7 +210,7 @@ class Sequential(Model):
     def output_names(self) -> list[str]:
         return [self._stack[-1].name] if self._stack else []
 
-    def _output_activations(self) -> list:
+    def _output_activations(self, ctx=None) -> list:
         return [self.output_activation]
 
     def _build_from_data(self, x) -> None:

@@ -36,8 +36,9 @@ class TrainStep:
         self.constrained = [v for v in variables if v.constraint is not None]
         self.owners = owners(model, variables)
         # Where an output ends in softmax/sigmoid, a crossentropy loss hands over dL/dz.
-        activations_ = model._output_activations() or [None] * len(self.losses)
-        self.fused = [_FUSABLE.get(a) for a in activations_]
+        # (A subclassed model's outputs are known only once its call has run: per step.)
+        known = model._output_activations()
+        self.fused = None if known is None else [_FUSABLE.get(a) for a in known]
 
     def run(self, x, ys, sample_weights):
         """One step on a batch; returns the loss (regularization included), the
@@ -57,12 +58,12 @@ class TrainStep:
         nested = tree.is_nested(y)
         outputs = tree.flatten(y) if nested else [y]
         value, parts, dys, from_z = 0.0, [], [], []
+        fusable = self.fused or [_FUSABLE.get(a) for a in self.model._output_activations(ctx)]
         for k, loss in enumerate(self.losses):
             part, dy, fused = None, None, False
             if loss is not None:
                 sw = None if sample_weights is None else sample_weights[k]
-                fused = self.fused[k] and loss.fused_gradient(self.fused[k], ys[k], outputs[k],
-                                                              sw)
+                fused = fusable[k] and loss.fused_gradient(fusable[k], ys[k], outputs[k], sw)
                 part, dy = fused or loss.value_and_gradient(ys[k], outputs[k], sw)
                 weight = self.weights[k]
                 value += part if weight is None else part * weight
