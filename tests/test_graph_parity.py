@@ -329,3 +329,28 @@ def test_functional_summary_has_connected_to(capsys):
     x = fcnet.Input(shape=(4,))
     fcnet.Model(x, fcnet.layers.Dense(2)(fcnet.layers.Dense(3)(x))).summary()
     assert "Connected to" not in capsys.readouterr().out
+
+
+def test_two_models_sharing_a_layer_keep_their_optimizer_states():
+    """Two compiled models share one Dense (the GAN pattern) and take turns: each model's
+    Adam keeps its own moments for the shared kernel across the other's steps."""
+    rng = _rng()
+    x, y = rng.normal(size=(8, 3)).astype("float32"), np.ones((8, 1), "float32")
+    w1, w2 = rng.normal(size=(3, 1)).astype("float32"), rng.normal(size=(3, 3)).astype("float32")
+
+    def run(mod):
+        shared, hidden = mod.layers.Dense(1), mod.layers.Dense(3)
+        a_in, b_in = mod.Input((3,)), mod.Input((3,))
+        a, b = mod.Model(a_in, shared(a_in)), mod.Model(b_in, shared(hidden(b_in)))
+        shared.set_weights([w1, np.zeros(1, "float32")])
+        hidden.set_weights([w2, np.zeros(3, "float32")])
+        for model in (a, b):
+            eager = {"run_eagerly": True} if mod is keras else {}
+            model.compile(optimizer=mod.optimizers.Adam(0.01), loss="mse", **eager)
+        for _ in range(10):
+            a.train_on_batch(x, y)
+            b.train_on_batch(x, y)
+        return [np.asarray(w) for w in shared.get_weights() + hidden.get_weights()]
+
+    for ours, theirs in zip(run(fcnet), run(keras)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)

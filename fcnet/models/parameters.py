@@ -39,13 +39,20 @@ class FlatParameters:
                 if id(variable) not in kept and variable._grad is not None:
                     variable._bind(variable.value, None)
 
-    def zero_grad(self) -> None:
-        self.grads.fill(0)
+    def holds(self, variables) -> bool:
+        """Whether ``variables`` are the packed ones, in order (their values may have been
+        moved since into another model's buffer: see ``rebind``)."""
+        return signature(variables) == self.signature
 
-    def is_current(self, variables) -> bool:
-        """Whether ``variables`` are still the packed ones (a rebuilt layer needs a repack)."""
-        return signature(variables) == self.signature and all(
-            v.value.base is self.params for v in self.variables)
+    def rebind(self) -> None:
+        """Brings variables that another model packed since (a layer two models share)
+        back into this buffer, values and all; the optimizer's state stays as it is."""
+        for variable, (start, stop) in zip(self.variables, self.slices):
+            if variable.value.base is not self.params:
+                shape = variable.value.shape
+                self.params[start:stop] = variable.value.reshape(-1)
+                variable._bind(self.params[start:stop].reshape(shape),
+                               self.grads[start:stop].reshape(shape))
 
 
 def signature(variables) -> tuple:

@@ -80,8 +80,10 @@ class Trainer:
         """Builds the model, packs its parameters, and makes this fit's training step."""
         self._resolve_outputs(x)
         variables = self.trainable_variables
-        if self._parameters is None or not self._parameters.is_current(variables):
-            if variables:
+        if self._parameters is not None and self._parameters.holds(variables):
+            self._parameters.rebind()
+        else:
+            if variables:  # a layer without backward is refused before the first step
                 for layer in self._flatten_layers():
                     if _lacks_backward(layer):
                         raise NotImplementedError(
