@@ -458,3 +458,41 @@ def test_layer_without_backward_inside_a_nested_model_fails_before_training():
         model.fit(rng.normal(size=(8, 4)), rng.normal(size=(8, 2)), verbose=0)
     for old, new in zip(before, model.get_weights()):
         np.testing.assert_array_equal(old, new)
+
+
+def test_a_layer_made_of_layers_trains_their_weights():
+    """Layers set as attributes of a custom layer are its weights (Keras's tracking): they
+    are checked, packed and trained; its backward adds into their slots."""
+
+    class Block(fcnet.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = fcnet.layers.Dense(3, activation="tanh")
+            self.out = fcnet.layers.Dense(2)
+
+        def build(self, input_shape):
+            self.inner.build(input_shape)
+            self.out.build(input_shape[:-1] + (3,))
+
+        def forward(self, x, training=False):
+            h, inner_ctx = self.inner.forward(x, training)
+            y, out_ctx = self.out.forward(h, training)
+            return y, (inner_ctx, out_ctx)
+
+        def backward(self, ctx, dy):
+            return self.inner.backward(ctx[0], self.out.backward(ctx[1], dy))
+
+        def compute_output_shape(self, input_shape):
+            return input_shape[:-1] + (2,)
+
+    x = np.random.default_rng(0).normal(size=(4, 5))
+    report = check_gradients(Block(name="block"), x)
+    assert set(report) == {"input", "block/dense/kernel", "block/dense/bias",
+                           "block/dense_1/kernel", "block/dense_1/bias"}
+    block = Block()
+    model = fcnet.Sequential([fcnet.Input((5,)), block, fcnet.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, np.ones((4, 1)), verbose=0)
+    assert len(model.trainable_weights) == 6
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

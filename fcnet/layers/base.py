@@ -80,6 +80,7 @@ class Layer:
         self._activity_losses: list[float] = []
         self._build_shapes = None
         self._inbound_nodes: list[Node] = []
+        self._tracked: list[Layer] = []
         self._batch_input_shape = _batch_input_shape(kwargs)
 
     # ------------------------------------------------------------------ weights
@@ -157,8 +158,20 @@ class Layer:
     def variables(self) -> list[Variable]:
         return self.weights
 
+    def __setattr__(self, name, value):
+        # Layers set as public attributes (alone, or in a list) belong to this layer: their
+        # weights are its weights, as in Keras.
+        if not name.startswith("_"):
+            found = [value] if isinstance(value, Layer) else (
+                [v for v in value if isinstance(v, Layer)]
+                if isinstance(value, (list, tuple)) else [])
+            tracked = self.__dict__.get("_tracked")
+            if found and tracked is not None:
+                tracked.extend(layer for layer in found if layer not in tracked)
+        super().__setattr__(name, value)
+
     def _sublayers(self) -> list[Layer]:
-        return []
+        return list(self._tracked)
 
     def get_weights(self) -> list[numpy.ndarray]:
         """The weights as NumPy arrays, in ``weights`` order."""
@@ -258,10 +271,11 @@ class Layer:
         ctx, dy = self._activity_backward(ctx, dy)
         if from_z:
             raise ValueError(f"Layer '{self.name}' has no output activation to fuse with.")
-        if self.trainable and step.first_write(self):
-            for variable in self._trainable_weights:
-                if variable.trainable:
-                    variable.grad.fill(0)
+        for layer in self._flatten_layers():  # its own slots and those of layers inside it
+            if layer.trainable and step.first_write(layer):
+                for variable in layer._trainable_weights:
+                    if variable.trainable:
+                        variable.grad.fill(0)
         return self.backward(ctx, dy)
 
     def _flat_inputs(self, x) -> list:

@@ -64,26 +64,12 @@ class Model(Trainer, Layer):
             Functional.__init__(self, *args, **kwargs)
             return
         super().__init__(*args, **kwargs)
-        self._tracked: list[Layer] = []
 
     # ------------------------------------------------------------------ layers
-    def __setattr__(self, name, value):
-        # Layers set as public attributes (alone, or in a list) belong to the model.
-        if not name.startswith("_"):
-            found = [value] if isinstance(value, Layer) else (
-                [v for v in value if isinstance(v, Layer)]
-                if isinstance(value, (list, tuple)) else [])
-            tracked = self.__dict__.get("_tracked")
-            if found and tracked is not None:
-                tracked.extend(layer for layer in found if layer not in tracked)
-        super().__setattr__(name, value)
-
     @property
     def layers(self) -> list[Layer]:
-        return list(self.__dict__.get("_tracked", []))
-
-    def _sublayers(self) -> list[Layer]:
-        return self.layers
+        """The layers set as attributes, in the order they were set."""
+        return self._sublayers()
 
     def get_layer(self, name=None, index=None) -> Layer:
         """The layer called ``name``, or at position ``index`` in ``layers``."""

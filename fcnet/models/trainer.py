@@ -464,5 +464,8 @@ def _is_iterator(x) -> bool:
 
 
 def _lacks_backward(layer: Layer) -> bool:
-    return (type(layer).backward is Layer.backward and not layer._sublayers()
+    """A layer the engine cannot run backwards: no ``backward`` of its own (a model has
+    its own ``backward_step``; an input layer passes gradients through)."""
+    return (type(layer).backward is Layer.backward
+            and type(layer).backward_step is Layer.backward_step
             and not isinstance(layer, InputLayer))
