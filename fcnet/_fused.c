@@ -60,12 +60,12 @@ static float *acquire(Buffers *b, PyObject *obj, const char *name, int writable)
     if (!is_float32(view))
         problem = "float32";
     else if (!PyBuffer_IsContiguous(view, 'C'))
-        problem = "C-contiguous";
+        problem = "C-contiguous float32";
     else if (writable && view->readonly)
-        problem = "writable";
+        problem = "writable float32";
     if (problem) {
         PyErr_Format(strcmp(problem, "float32") ? PyExc_ValueError : PyExc_TypeError,
-                     "`%s` must be a %s float32 buffer. Received: format '%s', "
+                     "`%s` must be a %s buffer. Received: format '%s', "
                      "itemsize %zd, %s, %s", name, problem,
                      view->format ? view->format : "B", view->itemsize,
                      PyBuffer_IsContiguous(view, 'C') ? "C-contiguous" : "not C-contiguous",
@@ -143,7 +143,7 @@ static int parse_decay(PyObject *decay, PyObject *spans, Py_ssize_t n, Decay *d)
     for (Py_ssize_t k = 0; k < d->count; k++) {
         Py_ssize_t start, stop;
         PyObject *pair = PySequence_Fast_GET_ITEM(seq, k);
-        if (!PyArg_ParseTuple(pair, "nn", &start, &stop)
+        if (!PyArg_Parse(pair, "(nn)", &start, &stop)
             || start < last || stop < start || stop > n) {
             if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
                 PyErr_Clear();
