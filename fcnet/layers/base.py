@@ -22,15 +22,21 @@ loss fuses with their output activation.
 
 from __future__ import annotations
 
-import functools
-import inspect
-
 import numpy
 
 from fcnet import backend, constraints, initializers, regularizers
 from fcnet.backend import tree
 from fcnet.layers import recording
-from fcnet.layers.input_spec import InputSpec, KerasTensor, check_input
+from fcnet.layers.calling import (
+    as_float_array,
+    call_with_training,
+    check_shapes,
+    is_shape,
+    output_shape_of,
+    shapes_of,
+    tuple_shapes,
+)
+from fcnet.layers.input_spec import InputSpec, KerasTensor
 from fcnet.layers.node import Node
 from fcnet.layers.regularization import activity_gradient, activity_value
 from fcnet.layers.step import Step
@@ -292,7 +298,7 @@ class Layer:
     # ------------------------------------------------------------------ calling
     def _build_in_scope(self, input_shape) -> None:
         """Builds under this layer's name scope (tf.keras 2 names ``dense/kernel:0``)."""
-        input_shape = _tuple_shapes(input_shape)
+        input_shape = tuple_shapes(input_shape)
         with backend.name_scope(self.name):
             self.build(input_shape)
         self.built = True
@@ -307,18 +313,21 @@ class Layer:
             return self._symbolic_call(inputs)
         recorder = recording.current()
         if recorder is None:  # arrays from outside a model: float arrays of the layer's dtype
-            inputs = tree.map_structure(lambda a: _as_float_array(a, self.dtype, self), inputs)
-        shapes = _shapes_of(inputs)
+            inputs = tree.map_structure(lambda a: as_float_array(a, self.dtype, self), inputs)
+        shapes = shapes_of(inputs)
         if not self.built:
-            _check(self, shapes)
+            check_shapes(self, shapes)
             self._build_in_scope(shapes)
-        _check(self, shapes)
+        check_shapes(self, shapes)
         if recorder is not None:  # inside a model's call being recorded: arrays as they come
+            if kwargs and not recorder.strict:  # no backward follows: an ordinary call
+                return self._eager_call(inputs, bool(training), **kwargs)
             if kwargs:
                 raise TypeError(
                     f"Layer '{self.name}' was called with keyword arguments {sorted(kwargs)} "
-                    "inside a model's `call`; the engine runs `forward(x, training)`, which "
-                    "takes none. Make them arguments of the layer's constructor, or inputs.")
+                    "inside a model's `call`, which `fit` cannot train through: the engine runs "
+                    "`forward(x, training)`, which takes none. Make them arguments of the "
+                    "layer's constructor, or inputs.")
             return recorder.run(self, inputs, recorder.training if training is None
                                 else bool(training))
         return self._eager_call(inputs, bool(training), **kwargs)
@@ -332,13 +341,13 @@ class Layer:
 
     def _symbolic_call(self, inputs):
         """Builds the layer from the input shapes and records a ``Node``."""
-        shapes = _shapes_of(inputs)
+        shapes = shapes_of(inputs)
         if not self.built:
-            _check(self, shapes)
+            check_shapes(self, shapes)
             self._build_in_scope(shapes)
-        _check(self, shapes)
+        check_shapes(self, shapes)
         out = output_shape_of(self, shapes)
-        if _is_shape(out):
+        if is_shape(out):
             Node(self, inputs, [KerasTensor(out, dtype=self.dtype, source=self)])
             return self._inbound_nodes[-1].outputs[0]
         outputs = [KerasTensor(o, dtype=self.dtype, source=self) for o in out]
@@ -375,24 +384,6 @@ def _batch_input_shape(kwargs: dict):
     return (kwargs.get("batch_size"),) + tuple(shape)
 
 
-@functools.cache
-def _accepts_training(call) -> bool:
-    try:
-        parameters = inspect.signature(call).parameters
-    except (TypeError, ValueError):
-        return True
-    return "training" in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-
-
-def call_with_training(layer, x, training, **kwargs):
-    """``layer.call(x, training=...)``, or ``layer.call(x)`` where ``call`` takes no
-    ``training`` (Keras lets a user's ``call`` leave it out)."""
-    if _accepts_training(type(layer).call):
-        return layer.call(x, training=training, **kwargs)
-    return layer.call(x, **kwargs)
-
-
 class _WithActivity:
     """A ctx with the layer output its activity penalty's gradient needs."""
 
@@ -400,75 +391,3 @@ class _WithActivity:
 
     def __init__(self, ctx, y):
         self.ctx, self.y = ctx, y
-
-
-def _is_shape(value) -> bool:
-    """Whether ``value`` is one shape (a tuple of ints and Nones), not a list of shapes."""
-    return isinstance(value, (tuple, list)) and all(
-        d is None or isinstance(d, (int, numpy.integer)) for d in value)
-
-
-def _tuple_shapes(shapes):
-    if _is_shape(shapes):
-        return tuple(None if d is None else int(d) for d in shapes)
-    if isinstance(shapes, dict):
-        return {k: _tuple_shapes(v) for k, v in shapes.items()}
-    return [_tuple_shapes(s) for s in shapes]
-
-
-def _shapes_of(inputs):
-    """The shape structure of an input structure (a tuple for one input, else a list/dict)."""
-    if isinstance(inputs, dict):
-        return {k: _shapes_of(v) for k, v in inputs.items()}
-    if isinstance(inputs, (list, tuple)):
-        return [_shapes_of(v) for v in inputs]
-    return tuple(inputs.shape)
-
-
-def _check(layer, shapes) -> None:
-    if _is_shape(shapes):
-        check_input(layer, shapes)
-
-
-def output_shape_of(layer, shapes):
-    """``layer.compute_output_shape(shapes)``, or the shapes found by running it on zeros."""
-    try:
-        return layer.compute_output_shape(shapes)
-    except NotImplementedError:
-        return _probe_output_shapes(layer, shapes)
-
-
-def _probe_output_shapes(layer, shapes):
-    """Output shapes found by running the layer on zeros (batch axis kept as given)."""
-    xp = backend.xp
-
-    def zeros(shape):
-        return xp.zeros(tuple(1 if d is None else d for d in shape), layer.dtype)
-
-    def batch_of(out):
-        return (shapes[0] if _is_shape(shapes) else None,) + tuple(out.shape[1:])
-
-    def probe(shapes):
-        if _is_shape(shapes):
-            return zeros(shapes)
-        if isinstance(shapes, dict):
-            return {key: probe(shape) for key, shape in shapes.items()}
-        return [probe(shape) for shape in shapes]
-
-    y = call_with_training(layer, probe(shapes), False)
-    return batch_of(y) if not isinstance(y, (list, tuple)) else [batch_of(o) for o in y]
-
-
-def _as_float_array(x, dtype: str, layer=None):
-    """Inputs become arrays of the layer's float dtype (ints and float64 are cast)."""
-    xp = backend.xp
-    if isinstance(x, Variable):
-        x = x.value
-    if not isinstance(x, xp.ndarray):
-        x = xp.asarray(x)
-    if x.dtype.kind not in "fiub":
-        raise TypeError(f"Layer '{getattr(layer, 'name', '?')}' expects numeric input. "
-                        f"Received: an array of dtype {x.dtype}.")
-    if x.dtype != dtype:
-        x = x.astype(dtype)
-    return x

@@ -3,7 +3,8 @@
 ``loss``, ``loss_weights``, ``metrics`` and ``weighted_metrics`` may each be one
 value (every output; metrics: a list for a single output), a list in output order,
 or a dict keyed by output name. With several outputs the logs carry, as Keras's do,
-the total ``loss``, each output's ``<name>_loss`` (weighted), and ``<name>_<metric>``.
+the total ``loss``, each output's ``<name>_loss`` (unweighted; only with several
+losses), and ``<name>_<metric>``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fcnet.backend import tree
 from fcnet.layers import InputLayer, KerasTensor, Layer
-from fcnet.layers.base import output_shape_of
+from fcnet.layers.calling import output_shape_of
 from fcnet.layers.step import Step
 from fcnet.models.model import Model
 from fcnet.models.tape import Op, Tape

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from fcnet.backend import tree
 from fcnet.layers import Layer
-from fcnet.layers.base import call_with_training
+from fcnet.layers.calling import call_with_training
 from fcnet.layers.recording import Recorder, recording
 from fcnet.layers.step import Step
 from fcnet.models.summary import print_summary

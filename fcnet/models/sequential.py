@@ -5,6 +5,7 @@ from __future__ import annotations
 from fcnet import backend
 from fcnet import layers as layers_module
 from fcnet.layers import InputLayer, KerasTensor, Layer
+from fcnet.layers.calling import output_shape_of
 from fcnet.models.functional import Functional
 from fcnet.models.model import Model
 from fcnet.models.tape import Op, Tape
@@ -129,7 +130,7 @@ class Sequential(Model):
                 if not layer.built:
                     layer._build_in_scope(shape)
                 layers_module.input_spec.check_input(layer, shape)
-                shape = _output_shape(layer, shape)
+                shape = tuple(output_shape_of(layer, shape))
                 shapes.append(shape)
         self._output_shapes = shapes
         self.built = bool(self._stack) or self._input_layer is not None
@@ -252,13 +253,3 @@ def _compatible(shape, declared) -> bool:
     """Same rank, and every size equal where both are known."""
     return len(shape) == len(declared) and all(
         a is None or b is None or a == b for a, b in zip(shape, declared))
-
-
-def _output_shape(layer: Layer, shape):
-    """The layer's output shape; a layer without shape inference is run on zeros."""
-    try:
-        return tuple(layer.compute_output_shape(shape))
-    except NotImplementedError:
-        probe = backend.xp.zeros(tuple(1 if d is None else d for d in shape), backend.floatx())
-        out = layer.call(probe)
-        return (shape[0],) + tuple(out.shape[1:])
