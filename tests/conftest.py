@@ -5,6 +5,7 @@ import os
 import pytest
 
 import fcnet
+from fcnet.optimizers import fused
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +24,16 @@ def keras():
     if int(keras.__version__.split(".")[0]) < 3:
         pytest.skip("Keras 3 needed")
     return keras
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def update_path(request, monkeypatch):
+    """The optimizer update path a test runs on: ``fcnet._fused``'s compiled kernels, or the
+    NumPy rules (``FCNET_FUSED=0``); optimizers built inside the test take it."""
+    if request.param == "numpy":
+        monkeypatch.setenv("FCNET_FUSED", "0")
+    elif fused.kernels is None:
+        pytest.skip("fcnet._fused is not built (no C compiler at install): NumPy path only")
+    else:
+        monkeypatch.delenv("FCNET_FUSED", raising=False)
+    return request.param

@@ -16,17 +16,6 @@ needs_fused = pytest.mark.skipif(
     reason="fcnet._fused is not built (no C compiler or Python headers at install)")
 
 
-@pytest.fixture(params=["compiled", "numpy"])
-def update_path(request, monkeypatch):
-    """The update path that optimizers built inside the test take."""
-    if request.param == "numpy":
-        monkeypatch.setenv("FCNET_FUSED", "0")
-    elif fused.kernels is None:
-        pytest.skip("fcnet._fused is not built (no C compiler at install): NumPy path only")
-    else:
-        monkeypatch.delenv("FCNET_FUSED", raising=False)
-    return request.param
-
 
 # ---- the compiled kernels against the NumPy rules -----------------------------------------
 

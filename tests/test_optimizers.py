@@ -6,23 +6,16 @@ import numpy as np
 import pytest
 
 from fcnet import backend, optimizers
-from fcnet.optimizers import fused
 
 # keras.Variable.numpy() trips NumPy 2's __array__(copy=) deprecation inside Keras itself
 pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 
 
-@pytest.fixture(autouse=True, params=["compiled", "numpy"])
-def update_path(request, monkeypatch):
+@pytest.fixture(autouse=True)
+def both_update_paths(update_path):
     """Every test runs on both update paths: fcnet._fused's kernels and the NumPy rules."""
-    if request.param == "numpy":
-        monkeypatch.setenv("FCNET_FUSED", "0")
-    elif fused.kernels is None:
-        pytest.skip("fcnet._fused is not built (no C compiler at install): NumPy path only")
-    else:
-        monkeypatch.delenv("FCNET_FUSED", raising=False)
-    return request.param
+    return update_path
 
 SHAPES = [(3, 2), (2,)]
 SLICES = [(0, 6), (6, 8)]
