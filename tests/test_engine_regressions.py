@@ -405,8 +405,6 @@ def test_a_saturated_softmax_ending_a_subclassed_model_takes_the_fused_gradient(
     np.testing.assert_allclose(model.d.kernel.numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="a Sequential holding a "
-                   "subclassed model that ends in softmax does not fuse: the kernel does not move")
 def test_a_saturated_softmax_ending_a_subclassed_model_inside_a_sequential_is_fused():
     x, y, w, expected = _saturated_softmax_case()
     net = _SoftmaxNet()

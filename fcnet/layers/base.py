@@ -263,6 +263,14 @@ class Layer:
         from dL/dz (``from_z``) instead; None for layers that cannot."""
         return None
 
+    # Whether the layer's ops are known only once it has run (a subclassed model).
+    records_calls = False
+
+    def output_activation_in(self, ctx):
+        """``output_activation`` as a pass with this ``ctx`` ran (a recorded model's
+        depends on what its ``call`` did)."""
+        return self.output_activation
+
     def forward_step(self, x, training, step: Step):
         """``forward``, plus the activity penalty ``A(y) / batch`` added to ``step``."""
         y, ctx = self.forward(x, training)

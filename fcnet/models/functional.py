@@ -162,8 +162,11 @@ class Functional(Model):
             return None
         return self._tape.output_activation(0)
 
+    records_calls = False
+
     def _output_activations(self, ctx=None) -> list:
-        return [self._tape.output_activation(k) for k in range(len(self.outputs))]
+        ctxs = None if ctx is None else ctx[1]
+        return [self._tape.output_activation(k, ctxs) for k in range(len(self.outputs))]
 
     def _layer_output_shape(self, index: int):
         """The layer's output shape; ``[(None, 4)]`` for an input (tf.keras 2 prints a

@@ -148,13 +148,19 @@ class Model(Trainer, Layer):
         """dL/d(inputs) of the whole model; weight gradients land in the slots."""
         return self.backward_step(ctx, dy, Step())
 
+    records_calls = True
+
     def _output_activations(self, ctx=None) -> list | None:
         """Per output, the activation it ends with; a recorded model knows them only from
-        a pass's ``ctx`` (its tape), None before."""
+        a pass's ``ctx`` (its tape and the ops' ctxs), None before."""
         if ctx is None:
             return None
-        tape = ctx[0]
-        return [tape.output_activation(k) for k in range(len(tape.flat_outputs))]
+        tape, ctxs = ctx
+        return [tape.output_activation(k, ctxs) for k in range(len(tape.flat_outputs))]
+
+    def output_activation_in(self, ctx):
+        activations = self._output_activations(ctx)
+        return activations[0] if activations and len(activations) == 1 else None
 
 
 _FUNCTIONAL_SUBCLASSES: dict = {}

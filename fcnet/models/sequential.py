@@ -211,8 +211,12 @@ class Sequential(Model):
     def output_names(self) -> list[str]:
         return [self._stack[-1].name] if self._stack else []
 
+    records_calls = False
+
     def _output_activations(self, ctx=None) -> list:
-        return [self.output_activation]
+        if not self._stack:
+            return [None]
+        return [self._tape.output_activation(0, None if ctx is None else ctx[1])]
 
     def _build_from_data(self, x) -> None:
         if isinstance(x, (list, tuple, dict)):

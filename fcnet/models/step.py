@@ -36,9 +36,11 @@ class TrainStep:
         self.constrained = [v for v in variables if v.constraint is not None]
         self.owners = owners(model, variables)
         # Where an output ends in softmax/sigmoid, a crossentropy loss hands over dL/dz.
-        # (A subclassed model's outputs are known only once its call has run: per step.)
-        known = model._output_activations()
-        self.fused = None if known is None else [_FUSABLE.get(a) for a in known]
+        # Where a subclassed model is inside, its outputs are known only once its call has
+        # run: then it is decided each step, from the pass's ctx.
+        per_step = any(layer.records_calls for layer in model._flatten_layers())
+        self.fused = None if per_step else [
+            _FUSABLE.get(a) for a in model._output_activations()]
 
     def run(self, x, ys, sample_weights):
         """One step on a batch; returns the loss (regularization included), the

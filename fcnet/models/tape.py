@@ -166,17 +166,22 @@ class Tape:
         """How many ops read ``slot``."""
         return sum(tree.flatten(op.in_slots).count(slot) for op in self.ops)
 
-    def output_activation(self, k: int):
+    def output_activation(self, k: int, ctxs=None):
         """The output activation of output ``k`` where the loss may hand its dL/dz
         straight to the producing op: the op has one output, no activity penalty, and
-        no other op reads it."""
+        no other op reads it. With a pass's ``ctxs``, a recorded model that produces it
+        is asked how its own pass ended."""
         slot = self.flat_outputs[k]
-        producer = next((op for op in self.ops if slot in op.out_slots), None)
-        if (producer is None or not producer.single_out
-                or producer.layer.activity_regularizer is not None
+        index = next((i for i, op in enumerate(self.ops) if slot in op.out_slots), None)
+        if index is None:
+            return None
+        producer = self.ops[index]
+        if (not producer.single_out or producer.layer.activity_regularizer is not None
                 or self.consumers(slot) or self.flat_outputs.count(slot) > 1):
             return None
-        return producer.layer.output_activation
+        if ctxs is None:
+            return producer.layer.output_activation
+        return producer.layer.output_activation_in(ctxs[index])
 
 
 class _FromZ:
