@@ -34,9 +34,11 @@ SIZES = (32_000, 96_000)  # 1,000 and 3,000 steps of 32
 def instructions(checkout: Path, samples: int, folder: str) -> int:
     out = os.path.join(folder, f"cg.{checkout.name}.{samples}")
     env = dict(os.environ, PYTHONPATH=str(checkout), OPENBLAS_NUM_THREADS="1")
-    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                    sys.executable, "-c", FIT, str(samples)],
-                   env=env, check=True, capture_output=True)
+    run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                          sys.executable, "-c", FIT, str(samples)],
+                         env=env, capture_output=True, text=True)
+    if run.returncode:
+        raise RuntimeError(f"callgrind run failed ({checkout}, {samples}):\n{run.stderr[-2000:]}")
     text = Path(out).read_text(errors="replace")
     return int(re.search(r"^(?:summary|totals): (\d+)", text, re.M).group(1))
 
