@@ -29,6 +29,7 @@ from fcnet.backend import tree
 from fcnet.layers import recording
 from fcnet.layers.calling import (
     as_float_array,
+    batch_input_shape,
     call_with_training,
     check_shapes,
     is_shape,
@@ -87,7 +88,7 @@ class Layer:
         self._build_shapes = None
         self._inbound_nodes: list[Node] = []
         self._tracked: list[Layer] = []
-        self._batch_input_shape = _batch_input_shape(kwargs)
+        self._batch_input_shape = batch_input_shape(kwargs)
 
     # ------------------------------------------------------------------ weights
     def add_weight(self, name: str, shape, initializer="glorot_uniform", dtype=None,
@@ -376,20 +377,6 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
-
-
-def _batch_input_shape(kwargs: dict):
-    """``(batch_size,) + input_shape`` from the legacy keyword arguments, or None."""
-    if kwargs.get("batch_input_shape") is not None:
-        return tuple(kwargs["batch_input_shape"])
-    shape = kwargs.get("input_shape")
-    if shape is None and kwargs.get("input_dim") is not None:
-        shape = (kwargs["input_dim"],)
-    if shape is None:
-        return None
-    if isinstance(shape, int):
-        shape = (shape,)
-    return (kwargs.get("batch_size"),) + tuple(shape)
 
 
 class _WithActivity:

@@ -105,3 +105,17 @@ def as_float_array(x, dtype: str, layer=None):
     if x.dtype != dtype:
         x = x.astype(dtype)
     return x
+
+
+def batch_input_shape(kwargs: dict):
+    """``(batch_size,) + input_shape`` from the legacy keyword arguments, or None."""
+    if kwargs.get("batch_input_shape") is not None:
+        return tuple(kwargs["batch_input_shape"])
+    shape = kwargs.get("input_shape")
+    if shape is None and kwargs.get("input_dim") is not None:
+        shape = (kwargs["input_dim"],)
+    if shape is None:
+        return None
+    if isinstance(shape, int):
+        shape = (shape,)
+    return (kwargs.get("batch_size"),) + tuple(shape)
