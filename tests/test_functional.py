@@ -869,3 +869,17 @@ def test_a_subclass_passing_inputs_and_outputs_is_a_functional_model_with_its_me
     kernel = model.get_weights()[0]
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_allclose(model.predict(x, verbose=0), x @ kernel, rtol=1e-6)
+
+
+def test_dict_outputs_are_keyed_by_dict_keys_and_named_by_their_layers():
+    """Keras: ``output_names`` are the output layers' names; compile arguments, targets,
+    history and predict follow the dict's keys."""
+    x = fcnet.Input((3,))
+    model = fcnet.Model(x, {"y": layers.Dense(1, name="dy")(x),
+                            "z": layers.Dense(2, name="dz")(x)})
+    assert model.output_names == ["dy", "dz"]
+    model.compile("sgd", loss={"y": "mse", "z": "mse"})
+    data = np.ones((4, 3), np.float32)
+    history = model.fit(data, {"y": np.ones((4, 1)), "z": np.zeros((4, 2))}, verbose=0)
+    assert set(history.history) == {"loss", "y_loss", "z_loss"}
+    assert set(model.predict(data, verbose=0)) == {"y", "z"}

@@ -93,10 +93,15 @@ class Functional(Model):
 
     @property
     def output_names(self) -> list[str]:
-        """Keys of a dict of outputs, else the names of the layers making the outputs."""
+        """The names of the layers making the outputs (in ``outputs`` order)."""
+        return [t._keras_history[0].name for t in self.outputs]
+
+    def _output_keys(self) -> list[str]:
+        """What compile arguments and targets are keyed by: a dict of outputs' keys, else
+        the output layers' names (Keras's rule)."""
         if isinstance(self._outputs_struct, dict):
             return sorted(self._outputs_struct)
-        return [t._keras_history[0].name for t in self.outputs]
+        return self.output_names
 
     def compute_output_shape(self, input_shape):
         shapes = [None] * self._tape.n_slots

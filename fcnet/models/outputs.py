@@ -19,9 +19,14 @@ from fcnet.models import data_adapter as adapter
 class Outputs:
     """The per-output half of the training API (a mixin of ``Trainer``)."""
 
+    def _output_keys(self) -> list[str] | None:
+        """What compile arguments and targets are keyed by, where the model knows it
+        before running (a graph); None for a subclassed model."""
+        return None
+
     def _output_names(self, x) -> list[str]:
-        """The outputs' names: a Functional model's, else one per output the model gives."""
-        names = getattr(self, "output_names", None)
+        """The outputs' keys: a graph's, else one per output the model's call gives."""
+        names = self._output_keys()
         if names is None:
             y = self(tree.map_structure(lambda a: a[:1], x))
             if isinstance(y, dict):

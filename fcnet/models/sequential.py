@@ -211,6 +211,9 @@ class Sequential(Model):
     def output_names(self) -> list[str]:
         return [self._stack[-1].name] if self._stack else []
 
+    def _output_keys(self) -> list[str]:
+        return self.output_names
+
     records_calls = False
 
     def _output_activations(self, ctx=None) -> list:
