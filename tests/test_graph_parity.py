@@ -13,25 +13,18 @@ tolerance. Keras is the independent oracle: nothing here re-derives its formulas
 """
 
 import copy
-import os
 
 import numpy as np
 import pytest
+from keras_training import WEIGHT_TOL, assert_same_fit, training_keras
 
 import fcnet
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-if os.environ["KERAS_BACKEND"] == "jax":
-    pytest.importorskip("jax")
-keras = pytest.importorskip("keras")
-if keras.backend.backend() not in ("jax", "tensorflow", "torch"):
-    pytest.skip("Keras's numpy backend cannot train", allow_module_level=True)
+keras = training_keras()
 
 # 24 samples = 3 full batches of 8: one batch shape keeps JAX's per-shape compilations few.
 N = 24
 FIT = dict(batch_size=8, epochs=3, shuffle=False, verbose=0)
-LOSS_TOL = dict(rtol=1e-4, atol=1e-6)
-WEIGHT_TOL = dict(rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------------- data
@@ -206,18 +199,7 @@ def _assert_same_outputs(got, want):
 
 
 def _assert_parity(fc, ke):
-    assert sorted(fc["history"]) == sorted(ke["history"])
-    for key, values in ke["history"].items():
-        np.testing.assert_allclose(fc["history"][key], values, err_msg=f"history[{key!r}]",
-                                   **LOSS_TOL)
-    assert len(fc["weights"]) == len(ke["weights"])
-    for i, (a, b) in enumerate(zip(fc["weights"], ke["weights"])):
-        assert a.dtype == np.float32
-        np.testing.assert_allclose(a, b, err_msg=f"weight {i}", **WEIGHT_TOL)
-    assert sorted(fc["evaluate"]) == sorted(ke["evaluate"])
-    for key, value in ke["evaluate"].items():
-        np.testing.assert_allclose(fc["evaluate"][key], value, err_msg=f"evaluate[{key!r}]",
-                                   **LOSS_TOL)
+    assert_same_fit(fc, ke)
     _assert_same_outputs(fc["predict"], ke["predict"])
 
 

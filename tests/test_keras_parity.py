@@ -9,26 +9,19 @@ float32 tolerance. Keras is the independent oracle: nothing here re-derives its
 formulas.
 """
 
-import os
 
 import numpy as np
 import pytest
+from keras_training import LOSS_TOL, WEIGHT_TOL, assert_same_fit, training_keras
 
 import fcnet
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-if os.environ["KERAS_BACKEND"] == "jax":
-    pytest.importorskip("jax")
-keras = pytest.importorskip("keras")
-if keras.backend.backend() not in ("jax", "tensorflow", "torch"):
-    pytest.skip("Keras's numpy backend cannot train", allow_module_level=True)
+keras = training_keras()
 
 # 24 samples = 3 full batches of 8: one batch shape keeps JAX's per-shape compilations
 # few. Cases that need a short last batch set their own ``n``.
 N, FEATURES, HIDDEN = 24, 4, 5
 FIT = dict(batch_size=8, epochs=3, shuffle=False, verbose=0)
-LOSS_TOL = dict(rtol=1e-4, atol=1e-6)
-WEIGHT_TOL = dict(rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------------- data
@@ -296,18 +289,7 @@ TRAINING_CASES = [
 # ---------------------------------------------------------------------- checks
 def _assert_parity(case):
     fc, ke = _both(case)
-    assert sorted(fc["history"]) == sorted(ke["history"])
-    for key, values in ke["history"].items():
-        np.testing.assert_allclose(fc["history"][key], values, err_msg=f"history[{key!r}]",
-                                   **LOSS_TOL)
-    assert len(fc["weights"]) == len(ke["weights"])
-    for i, (a, b) in enumerate(zip(fc["weights"], ke["weights"])):
-        assert a.dtype == np.float32
-        np.testing.assert_allclose(a, b, err_msg=f"weight {i}", **WEIGHT_TOL)
-    assert sorted(fc["evaluate"]) == sorted(ke["evaluate"])
-    for key, value in ke["evaluate"].items():
-        np.testing.assert_allclose(fc["evaluate"][key], value, err_msg=f"evaluate[{key!r}]",
-                                   **LOSS_TOL)
+    assert_same_fit(fc, ke)
     assert fc["predict"].dtype == np.float32
     assert fc["predict"].shape == ke["predict"].shape
     np.testing.assert_allclose(fc["predict"], ke["predict"], **WEIGHT_TOL)
