@@ -12,11 +12,9 @@ shuffle=False``); every history key, the final weights, ``evaluate`` and ``predi
 tolerance. Keras is the independent oracle: nothing here re-derives its formulas.
 """
 
-import copy
-
 import numpy as np
 import pytest
-from keras_training import WEIGHT_TOL, assert_same_fit, training_keras
+from keras_training import WEIGHT_TOL, compiler, fit_both, training_keras
 
 import fcnet
 
@@ -24,7 +22,6 @@ keras = training_keras()
 
 # 24 samples = 3 full batches of 8: one batch shape keeps JAX's per-shape compilations few.
 N = 24
-FIT = dict(batch_size=8, epochs=3, shuffle=False, verbose=0)
 
 
 # ---------------------------------------------------------------------- data
@@ -126,91 +123,6 @@ def _subclassed(mod):
     return Net(name="net")
 
 
-# ---------------------------------------------------------------------- harness
-def _as_numpy(out):
-    """predict's result with arrays as NumPy, its container kept (array, list or dict)."""
-    if isinstance(out, dict):
-        return {key: np.asarray(value) for key, value in out.items()}
-    if isinstance(out, (list, tuple)):
-        return type(out)(np.asarray(value) for value in out)
-    return np.asarray(out)
-
-
-def _train(model, mod, compile_kwargs, x, y):
-    """compile + fit + evaluate + predict; the numbers to compare."""
-    # Keras runs eagerly: the same arithmetic, without seconds of XLA compilation per case.
-    eager = {"run_eagerly": True} if mod is keras else {}
-    model.compile(**compile_kwargs(mod), **eager)
-    history = model.fit(x, y, **FIT)
-    evaluation = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
-    return {
-        "history": {k: list(map(float, v)) for k, v in history.history.items()},
-        "weights": [np.asarray(w) for w in model.get_weights()],
-        "evaluate": {k: float(v) for k, v in evaluation.items()},
-        "predict": _as_numpy(model.predict(x, batch_size=8, verbose=0)),
-    }
-
-
-def _both(build, compile_kwargs, x, y, call_on=None):
-    """fcnet's and Keras's results, Keras starting from fcnet's initial weights.
-
-    ``call_on``: a batch to call a subclassed model on first, which creates its weights."""
-    model = build(fcnet)
-    if call_on is not None:
-        model(call_on)
-    keras.backend.clear_session()  # Keras's name counters start at 0, as fcnet's do
-    keras.utils.set_random_seed(7)
-    reference = build(keras)
-    if call_on is not None:
-        reference(call_on)
-    # Same layers in the same order: get_weights() follows it, set_weights() relies on it.
-    assert [layer.name for layer in model.layers] == [layer.name for layer in reference.layers]
-    assert model.count_params() == reference.count_params()
-    assert ([tuple(w.shape) for w in model.get_weights()]
-            == [tuple(w.shape) for w in reference.get_weights()])
-    # Biases start away from 0 so that they matter from the first step.
-    initial = [w + np.float32(0.1) * (w.ndim == 1) for w in model.get_weights()]
-    model.set_weights(initial)
-    reference.set_weights(initial)
-    fc = _train(model, fcnet, compile_kwargs, x, y)
-    ke = _train(reference, keras, compile_kwargs, x, y)
-    # Not a vacuous pass: training moved the weights well beyond the tolerance.
-    assert max(np.abs(a - b).max() for a, b in zip(initial, fc["weights"])) > 1e-3
-    _assert_parity(fc, ke)
-    return fc, ke
-
-
-def _assert_same_outputs(got, want):
-    if isinstance(want, dict):
-        assert isinstance(got, dict)
-        assert sorted(got) == sorted(want)
-        pairs = [(got[key], want[key], key) for key in want]
-    elif isinstance(want, (list, tuple)):
-        assert isinstance(got, type(want)), type(got)
-        assert len(got) == len(want)
-        pairs = [(g, w, i) for i, (g, w) in enumerate(zip(got, want))]
-    else:
-        assert isinstance(got, np.ndarray)
-        pairs = [(got, want, 0)]
-    for g, w, key in pairs:
-        assert g.dtype == np.float32, key
-        assert g.shape == w.shape, key
-        np.testing.assert_allclose(g, w, err_msg=f"predict[{key!r}]", **WEIGHT_TOL)
-
-
-def _assert_parity(fc, ke):
-    assert_same_fit(fc, ke)
-    _assert_same_outputs(fc["predict"], ke["predict"])
-
-
-def _compiler(optimizer, **kwargs):
-    """compile()'s kwargs for one package: a fresh optimizer each time."""
-    def compile_kwargs(mod):
-        return dict(optimizer=getattr(mod.optimizers, optimizer[0])(**optimizer[1]),
-                    **copy.deepcopy(kwargs))
-    return compile_kwargs
-
-
 ADAM = ("Adam", {"learning_rate": 0.01})
 
 
@@ -218,7 +130,7 @@ ADAM = ("Adam", {"learning_rate": 0.01})
 def test_residual_functional_mlp():
     rng = _rng()
     x, y = _normal(rng, 6), _onehot(rng, 3)
-    fc, _ = _both(_residual_mlp, _compiler(ADAM, loss="categorical_crossentropy",
+    fc, _ = fit_both(keras, _residual_mlp, compiler(ADAM, loss="categorical_crossentropy",
                                            metrics=["accuracy"]), x, y)
     assert sorted(fc["history"]) == ["accuracy", "loss"]
 
@@ -236,10 +148,10 @@ TWO_OUTPUT_KEYS = ["cls_accuracy", "cls_loss", "loss", "reg_loss", "reg_mae"]
 def test_two_inputs_two_outputs_dicts(dict_model):
     """x, y, loss, loss_weights and metrics keyed by input and output names."""
     xa, xb, y_cls, y_reg = _two_output_data()
-    compile_kwargs = _compiler(
+    compile_kwargs = compiler(
         ADAM, loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
         loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"], "reg": ["mae"]})
-    fc, ke = _both(lambda mod: _two_in_two_out(mod, dict_model), compile_kwargs,
+    fc, ke = fit_both(keras, lambda mod: _two_in_two_out(mod, dict_model), compile_kwargs,
                    {"a": xa, "b": xb}, {"cls": y_cls, "reg": y_reg})
     assert sorted(fc["history"]) == TWO_OUTPUT_KEYS
     # A dict-output model predicts a dict by output name, a list-output model a list.
@@ -253,10 +165,10 @@ def test_two_inputs_two_outputs_dicts(dict_model):
 def test_two_inputs_two_outputs_lists():
     """x, y, loss, loss_weights and metrics as lists in the model's input/output order."""
     xa, xb, y_cls, y_reg = _two_output_data()
-    compile_kwargs = _compiler(
+    compile_kwargs = compiler(
         ADAM, loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5],
         metrics=[["accuracy"], ["mae"]])
-    fc, ke = _both(lambda mod: _two_in_two_out(mod, False), compile_kwargs,
+    fc, ke = fit_both(keras, lambda mod: _two_in_two_out(mod, False), compile_kwargs,
                    [xa, xb], [y_cls, y_reg])
     assert sorted(fc["history"]) == TWO_OUTPUT_KEYS
     assert isinstance(ke["predict"], list) and len(ke["predict"]) == 2
@@ -266,9 +178,9 @@ def test_shared_layer_siamese():
     rng = _rng()
     left, right = _normal(rng, 6), _normal(rng, 6)
     y = rng.integers(0, 2, size=(N, 1)).astype("float32")
-    compile_kwargs = _compiler(("SGD", {"learning_rate": 0.1, "momentum": 0.9}),
+    compile_kwargs = compiler(("SGD", {"learning_rate": 0.1, "momentum": 0.9}),
                                loss="binary_crossentropy", metrics=["accuracy"])
-    _both(_siamese, compile_kwargs, [left, right], y)
+    fit_both(keras, _siamese, compile_kwargs, [left, right], y)
     model = _siamese(fcnet)
     # The shared Dense is one layer with one kernel and one bias: 6*8+8 + 8*1+1.
     assert model.count_params() == 65
@@ -280,19 +192,19 @@ def test_shared_layer_siamese():
 def test_models_nested_in_functional_model():
     rng = _rng()
     x, y = _normal(rng, 6), _normal(rng, 3)
-    _both(_nested_in_functional, _compiler(ADAM, loss="mse", metrics=["mae"]), x, y)
+    fit_both(keras, _nested_in_functional, compiler(ADAM, loss="mse", metrics=["mae"]), x, y)
 
 
 def test_sequential_nested_in_sequential():
     rng = _rng()
     x, y = _normal(rng, 6), _onehot(rng, 3)
-    _both(_nested_in_sequential, _compiler(ADAM, loss="categorical_crossentropy"), x, y)
+    fit_both(keras, _nested_in_sequential, compiler(ADAM, loss="categorical_crossentropy"), x, y)
 
 
 def test_subclassed_model():
     rng = _rng()
     x, y = _normal(rng, 6), _onehot(rng, 3)
-    _both(_subclassed, _compiler(ADAM, loss="categorical_crossentropy", metrics=["accuracy"]),
+    fit_both(keras, _subclassed, compiler(ADAM, loss="categorical_crossentropy", metrics=["accuracy"]),
           x, y, call_on=x[:1])
 
 

@@ -134,8 +134,18 @@ class Layer:
 
     @property
     def weights(self) -> list[Variable]:
-        """Trainable weights first, then non-trainable ones (Keras's order)."""
-        return self.trainable_weights + self.non_trainable_weights
+        """Every variable, layer by layer (Keras 3's order): the layer's own in the order
+        they were made (those made trainable first), then each sublayer's; each once.
+
+        Freezing changes which list a variable is in, never this order, so
+        ``get_weights``/``set_weights`` lists stay valid across ``trainable`` changes."""
+        order, seen = [], set()
+        for v in (self._trainable_weights + self._non_trainable_weights
+                  + [v for layer in self._sublayers() for v in layer.weights]):
+            if id(v) not in seen:
+                seen.add(id(v))
+                order.append(v)
+        return order
 
     @property
     def trainable_weights(self) -> list[Variable]:
