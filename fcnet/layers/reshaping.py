@@ -1,10 +1,13 @@
-"""``Flatten`` and ``Reshape``: change the shape, keep the values (row-major order)."""
+"""``Flatten``, ``Reshape``, ``Permute`` and ``RepeatVector``: move or copy values
+without arithmetic (row-major order)."""
 
 from __future__ import annotations
 
 import math
 
+from fcnet import backend
 from fcnet.layers.base import Layer
+from fcnet.layers.input_spec import InputSpec
 
 
 class Flatten(Layer):
@@ -64,4 +67,76 @@ class Reshape(Layer):
     def get_config(self) -> dict:
         config = super().get_config()
         config["target_shape"] = list(self.target_shape)
+        return config
+
+
+class Permute(Layer):
+    """Permutes the axes after the batch axis: ``y = transpose(x, (0,) + dims)``.
+
+    Args:
+        dims: a permutation of ``1 … rank - 1`` (1-based: the batch axis is 0 and is not
+            moved), e.g. ``(2, 1)`` swaps the two axes of ``(batch, steps, features)``.
+
+    Input shape: ``(batch, d_1, …, d_k)``. Output shape: ``(batch, d_dims[0], …)``.
+    Math: dx = dy transposed by the inverse permutation.
+    """
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = tuple(dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(
+                "Invalid permutation argument `dims` for Permute Layer. The set of indices "
+                f"in `dims` must be consecutive and start from 1. Received dims={dims}")
+        self.input_spec = InputSpec(ndim=len(self.dims) + 1)
+
+    def forward(self, x, training=False):
+        return backend.xp.ascontiguousarray(x.transpose((0,) + self.dims)), None
+
+    def backward(self, ctx, dy):
+        inverse = [0] * (len(self.dims) + 1)
+        for position, axis in enumerate((0,) + self.dims):
+            inverse[axis] = position
+        return backend.xp.ascontiguousarray(dy.transpose(inverse))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["dims"] = self.dims
+        return config
+
+
+class RepeatVector(Layer):
+    """Repeats each input vector ``n`` times: ``(batch, features) -> (batch, n, features)``.
+
+    Args:
+        n: the number of repetitions, a positive int.
+
+    Math: dx = Σ_t dy[:, t, :].
+    """
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"Expected an integer value for `n`, got {type(n)}.")
+        if n <= 0:
+            raise ValueError(f"Argument `n` should be a positive integer. Received: n={n}")
+        self.n = n
+        self.input_spec = InputSpec(ndim=2)
+
+    def forward(self, x, training=False):
+        xp = backend.xp
+        return xp.broadcast_to(x[:, None, :], (x.shape[0], self.n, x.shape[1])).copy(), None
+
+    def backward(self, ctx, dy):
+        return dy.sum(axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n, input_shape[1])
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["n"] = self.n
         return config
