@@ -1,0 +1,383 @@
+"""``BatchNormalization`` and ``LayerNormalization``: normalise, then scale and shift.
+
+Both compute ``x̂ = (x - μ) / sqrt(σ² + ε)`` and ``y = γ ⊙ x̂ + β``; they differ in the
+axes μ and σ² are taken over: every axis but the feature axis (one statistic per
+feature, across the batch) for batch normalisation, the given axes of each sample for
+layer normalisation. The backward pass of a normalisation through its own statistics
+is, with ``g = γ ⊙ dy`` and means taken over the normalised axes (``n`` entries):
+
+    dx = (g - mean(g) - x̂ ⊙ mean(g ⊙ x̂)) / sqrt(σ² + ε)
+    dγ = Σ dy ⊙ x̂,    dβ = Σ dy        (summed over the axes γ does not span)
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+from fcnet import backend, constraints, initializers, regularizers
+from fcnet.layers.base import Layer
+from fcnet.layers.input_spec import InputSpec
+
+
+def _serialize_or_none(module, obj):
+    return None if obj is None else module.serialize(obj)
+
+
+def _normalized_axis(layer_name, axis, rank):
+    if not isinstance(axis, numbers.Integral) or not -rank <= axis < rank:
+        raise ValueError(f"Layer '{layer_name}': axis {axis} is out of bounds for an input of "
+                         f"rank {rank}. Received: axis={axis}")
+    return int(axis) % rank
+
+
+def _standardize(x, axes, epsilon):
+    """``(x̂, 1 / sqrt(σ² + ε))`` with μ, σ² (biased) over ``axes``, kept as size-1 axes."""
+    xp = backend.xp
+    mean = xp.mean(x, axis=axes, keepdims=True)
+    xhat = x - mean
+    variance = xp.mean(xhat * xhat, axis=axes, keepdims=True)
+    inv = 1 / xp.sqrt(variance + x.dtype.type(epsilon))
+    xhat *= inv
+    return xhat, inv, mean, variance
+
+
+def _standardize_backward(g, xhat, inv, axes):
+    """dL/dx from ``g = γ ⊙ dL/dy`` through ``x̂`` and its own mean and variance."""
+    xp = backend.xp
+    dx = g - xp.mean(g, axis=axes, keepdims=True)
+    dx -= xhat * xp.mean(g * xhat, axis=axes, keepdims=True)
+    dx *= inv
+    return dx
+
+
+class BatchNormalization(Layer):
+    """Normalises each feature with batch statistics in training, moving ones otherwise.
+
+    Training (``training=True`` and the layer trainable), with μ_B, σ²_B the mean and
+    biased variance of the batch over every axis but ``axis``::
+
+        y = γ (x - μ_B) / sqrt(σ²_B + ε) + β
+        moving_mean     ← moving_mean · momentum + μ_B · (1 - momentum)
+        moving_variance ← moving_variance · momentum + σ²_B · (1 - momentum)
+
+    Inference (and always when ``trainable=False``, as Keras 3 does, so a frozen layer
+    keeps its statistics while a model is fine-tuned)::
+
+        y = γ (x - moving_mean) / sqrt(moving_variance + ε) + β
+
+    Args:
+        axis: the feature axis (an int; -1, channels last, by default).
+        momentum: the moving average's momentum, 0.99.
+        epsilon: added to the variance, 1e-3.
+        center / scale: whether β / γ exist.
+        beta_initializer / gamma_initializer: ``"zeros"`` / ``"ones"``.
+        moving_mean_initializer / moving_variance_initializer: ``"zeros"`` / ``"ones"``.
+        beta_regularizer / gamma_regularizer, beta_constraint / gamma_constraint.
+        synchronized, renorm, renorm_clipping, renorm_momentum: Keras's; only their
+            defaults (off) are supported.
+
+    Input shape / Output shape: any rank ≥ 2, unchanged, e.g. ``(batch, features)`` or
+    ``(batch, height, width, channels)``.
+
+    Weights (``C`` = the size of ``axis``), in Keras's order: gamma ``(C,)`` and beta
+    ``(C,)`` (trainable), moving_mean ``(C,)`` and moving_variance ``(C,)`` (not).
+
+    Math (sums and means over the ``n`` entries of each feature):
+        training:  dx = γ/σ (dy - mean(dy) - x̂ mean(dy x̂)),  σ = sqrt(σ²_B + ε)
+        inference: dx = dy γ / sqrt(moving_variance + ε)
+        dγ = Σ dy x̂,  dβ = Σ dy
+
+    Example:
+        >>> layer = BatchNormalization()
+        >>> layer(fcnet.random.normal([32, 64]), training=True).shape
+        (32, 64)
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+            raise ValueError("BatchNormalization: argument `axis` must be an integer. "
+                             f"Received: axis={axis!r}")
+        if synchronized:
+            raise ValueError("Argument synchronized=True is only supported with the "
+                             "TensorFlow backend.")
+        if renorm:
+            raise NotImplementedError("BatchNormalization: batch renormalization "
+                                      "(renorm=True) is not supported. Received: renorm=True")
+        if not epsilon > 0:
+            raise ValueError("BatchNormalization: argument `epsilon` must be positive. "
+                             f"Received: epsilon={epsilon}")
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = center
+        self.scale = scale
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.synchronized = synchronized
+        self.renorm = renorm
+        self.renorm_clipping = renorm_clipping
+        self.renorm_momentum = renorm_momentum
+        self.supports_masking = True
+        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+
+    def build(self, input_shape) -> None:
+        rank = len(input_shape)
+        axis = _normalized_axis(self.name, self.axis, rank)
+        size = input_shape[axis]
+        if size is None:
+            raise ValueError(f"Layer '{self.name}': axis {self.axis} of the input must have a "
+                             f"known size. Received: input_shape={input_shape}")
+        shape = (size,)
+        self.gamma = self.beta = None
+        if self.scale:
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
+        if self.center:
+            self.beta = self.add_weight("beta", shape, self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint)
+        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer,
+                                           trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", shape,
+                                               self.moving_variance_initializer,
+                                               trainable=False)
+        self.input_spec = InputSpec(ndim=rank, axes={self.axis: size})
+        self.built = True
+
+    def _layout(self, x):
+        """``(reduction axes, the shape that broadcasts a (C,) vector against x)``."""
+        axis = self.axis % x.ndim
+        shape = [1] * x.ndim
+        shape[axis] = x.shape[axis]
+        return tuple(i for i in range(x.ndim) if i != axis), tuple(shape)
+
+    def forward(self, x, training=False):
+        xp = backend.xp
+        axes, shape = self._layout(x)
+        dtype = x.dtype.type
+        if training and self.trainable:
+            xhat, inv, mean, variance = _standardize(x, axes, self.epsilon)
+            momentum = dtype(self.momentum)
+            self.moving_mean.assign(self.moving_mean.value * momentum
+                                    + mean.reshape(-1) * (1 - momentum))
+            self.moving_variance.assign(self.moving_variance.value * momentum
+                                        + variance.reshape(-1) * (1 - momentum))
+            batch_mode = True
+        else:
+            mean = self.moving_mean.value.reshape(shape)
+            inv = 1 / xp.sqrt(self.moving_variance.value.reshape(shape) + dtype(self.epsilon))
+            xhat = (x - mean) * inv
+            batch_mode = False
+        y = xhat * self.gamma.value.reshape(shape) if self.scale else xhat.copy()
+        if self.center:
+            y += self.beta.value.reshape(shape)
+        return y, (batch_mode, xhat, inv, axes, shape)
+
+    def backward(self, ctx, dy):
+        batch_mode, xhat, inv, axes, shape = ctx
+        if self.trainable:
+            if self.scale and self.gamma.trainable:
+                self.gamma.grad += (dy * xhat).sum(axis=axes)
+            if self.center and self.beta.trainable:
+                self.beta.grad += dy.sum(axis=axes)
+        g = dy * self.gamma.value.reshape(shape) if self.scale else dy
+        if batch_mode:  # through the batch mean and variance as well
+            return _standardize_backward(g, xhat, inv, axes)
+        return g * inv
+
+    def compute_output_shape(self, input_shape):
+        _normalized_axis(self.name, self.axis, len(input_shape))
+        return tuple(input_shape)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer":
+                initializers.serialize(self.moving_variance_initializer),
+            "beta_regularizer": _serialize_or_none(regularizers, self.beta_regularizer),
+            "gamma_regularizer": _serialize_or_none(regularizers, self.gamma_regularizer),
+            "beta_constraint": _serialize_or_none(constraints, self.beta_constraint),
+            "gamma_constraint": _serialize_or_none(constraints, self.gamma_constraint),
+            "synchronized": self.synchronized,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
+            "renorm_momentum": self.renorm_momentum,
+        })
+        return config
+
+
+class LayerNormalization(Layer):
+    """Normalises each sample over ``axis``, then scales and shifts per position.
+
+    ``y = γ (x - μ) / sqrt(σ² + ε) + β``, with μ and σ² (biased) the mean and variance
+    of each sample over ``axis``; the same in training and inference.
+
+    Args:
+        axis: an int or a list of ints: the axes to normalise over (-1 by default).
+            After ``build`` it is a sorted list, as in Keras.
+        epsilon: added to the variance, 1e-3.
+        center / scale: whether β / γ exist.
+        beta_initializer / gamma_initializer: ``"zeros"`` / ``"ones"``.
+        beta_regularizer / gamma_regularizer, beta_constraint / gamma_constraint.
+        rms_scaling: Keras's deprecated option: ``y = γ x / sqrt(σ² + ε)`` (no centring,
+            no β). Keras warns that it divides by the variance, not the root mean square.
+
+    Input shape / Output shape: any, unchanged.
+
+    Weights: gamma and beta, shaped as the input's sizes on ``axis`` (e.g. ``(features,)``).
+
+    Math (means over the ``n`` normalised entries of each sample, g = γ dy):
+        dx = (g - mean(g) - x̂ mean(g x̂)) / sqrt(σ² + ε)
+        rms_scaling: dx = s g - s³ (x - μ) Σ(g x) / n,  s = 1 / sqrt(σ² + ε)
+        dγ = Σ dy x̂,  dβ = Σ dy   (over the batch and the other axes)
+
+    Example:
+        >>> LayerNormalization(axis=[1, 2])(fcnet.random.normal([8, 5, 4])).shape
+        (8, 5, 4)
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 **kwargs):
+        rms_scaling = kwargs.pop("rms_scaling", False)
+        if rms_scaling:
+            warnings.warn("You passed `rms_scaling=True`, which is deprecated. This argument "
+                          "scales the input by the variance, not the root mean square.",
+                          stacklevel=2)
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            axis = list(axis)
+            valid = all(isinstance(a, numbers.Integral) and not isinstance(a, bool)
+                        for a in axis)
+        else:
+            valid = isinstance(axis, numbers.Integral) and not isinstance(axis, bool)
+        if not valid:
+            raise TypeError("Expected an int or a list/tuple of ints for the argument 'axis', "
+                            f"but received: {axis!r}")
+        if not epsilon > 0:
+            raise ValueError("LayerNormalization: argument `epsilon` must be positive. "
+                             f"Received: epsilon={epsilon}")
+        self.axis = axis
+        self.epsilon = epsilon
+        self.center = center
+        self.scale = scale
+        self.rms_scaling = bool(rms_scaling)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.supports_masking = True
+        self.gamma = self.beta = None
+
+    def _axes(self, rank):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        axes = sorted({_normalized_axis(self.name, a, rank) for a in axes})
+        if len(axes) != len(self.axis if isinstance(self.axis, list) else [self.axis]):
+            raise ValueError(f"Layer '{self.name}': argument `axis` names an axis twice. "
+                             f"Received: axis={self.axis}")
+        return tuple(axes)
+
+    def build(self, input_shape) -> None:
+        rank = len(input_shape)
+        axes = self._axes(rank)
+        if any(input_shape[a] is None for a in axes):
+            raise ValueError(f"Layer '{self.name}': the normalised axes {list(axes)} must have "
+                             f"known sizes. Received: input_shape={input_shape}")
+        shape = tuple(input_shape[a] for a in axes)
+        self.axis = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
+        self.gamma = self.beta = None
+        if self.scale or self.rms_scaling:
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
+        if self.center and not self.rms_scaling:
+            self.beta = self.add_weight("beta", shape, self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint)
+        self.built = True
+
+    def _layout(self, x):
+        """``(normalised axes, the other axes, the shape that broadcasts γ against x)``."""
+        axes = self._axes(x.ndim)
+        shape = tuple(x.shape[i] if i in axes else 1 for i in range(x.ndim))
+        return axes, tuple(i for i in range(x.ndim) if i not in axes), shape
+
+    def forward(self, x, training=False):
+        axes, others, shape = self._layout(x)
+        xhat, inv, mean, _ = _standardize(x, axes, self.epsilon)
+        if self.rms_scaling:  # Keras's deprecated form: x / sqrt(σ² + ε), uncentred
+            xhat = x * inv
+        y = xhat * self.gamma.value.reshape(shape) if self.gamma is not None else xhat.copy()
+        if self.beta is not None:
+            y += self.beta.value.reshape(shape)
+        return y, (x, xhat, inv, mean, axes, others, shape)
+
+    def backward(self, ctx, dy):
+        x, xhat, inv, mean, axes, others, shape = ctx
+        gamma, beta = self.gamma, self.beta
+        if self.trainable:
+            if gamma is not None and gamma.trainable:
+                gamma.grad += (dy * xhat).sum(axis=others).reshape(gamma.shape)
+            if beta is not None and beta.trainable:
+                beta.grad += dy.sum(axis=others).reshape(beta.shape)
+        g = dy * gamma.value.reshape(shape) if gamma is not None else dy
+        if not self.rms_scaling:
+            return _standardize_backward(g, xhat, inv, axes)
+        # y = γ x s, s = (σ² + ε)^(-1/2), dσ²/dx = 2 (x - μ) / n  ⇒  ds/dx = -s³ (x - μ) / n
+        n = x.dtype.type(_size(x, axes))
+        total = (g * x).sum(axis=axes, keepdims=True)
+        return g * inv - (inv * inv * inv) * (x - mean) * total / n
+
+    def compute_output_shape(self, input_shape):
+        self._axes(len(input_shape))
+        return tuple(input_shape)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "rms_scaling": self.rms_scaling,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "beta_regularizer": _serialize_or_none(regularizers, self.beta_regularizer),
+            "gamma_regularizer": _serialize_or_none(regularizers, self.gamma_regularizer),
+            "beta_constraint": _serialize_or_none(constraints, self.beta_constraint),
+            "gamma_constraint": _serialize_or_none(constraints, self.gamma_constraint),
+        })
+        return config
+
+
+def _size(x, axes) -> int:
+    """The number of entries each statistic is taken over."""
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return n
