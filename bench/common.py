@@ -46,3 +46,18 @@ def report(title: str, results: dict[str, float], unit_steps: int) -> None:
         per_step = seconds / unit_steps * 1e6
         ratio = seconds / ours
         print(f"  {name:<14} {per_step:9.1f} us/step   {ratio:6.2f}x fcnet's time")
+
+
+def blas_report() -> str:
+    """The BLAS libraries NumPy loaded: API, version, kernel (architecture), threads."""
+    forced = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
+    note = f"  (forced by the environment: {', '.join(forced)})" if forced else ""
+    try:
+        import numpy  # noqa: F401  (loads the BLAS threadpoolctl reports)
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS: threadpoolctl not installed (pip install threadpoolctl)" + note
+    libs = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
+            f"threads={i.get('num_threads')}"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return "BLAS: " + ("; ".join(libs) or "none found") + note

@@ -21,6 +21,7 @@ import statistics
 import time
 
 import numpy as np
+from common import blas_report
 
 import fcnet
 from fcnet.models.step import TrainStep
@@ -28,20 +29,6 @@ from fcnet.optimizers import Optimizer, fused
 
 SIZES = (784, 512, 512, 10)
 PATHS = ("compiled", "numpy")
-
-
-def blas_report() -> str:
-    """The BLAS libraries NumPy loaded: API, version, kernel (architecture), threads."""
-    forced = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
-    note = f"  (forced by the environment: {', '.join(forced)})" if forced else ""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "BLAS: threadpoolctl not installed (pip install threadpoolctl)" + note
-    libs = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
-            f"threads={i.get('num_threads')}"
-            for i in threadpool_info() if i.get("user_api") == "blas"]
-    return "BLAS: " + ("; ".join(libs) or "none found") + note
 
 
 def timed(cls, name, totals):
