@@ -1,6 +1,7 @@
 """Floor 4: the layers (``fcnet.layers`` mirrors ``keras.layers``)."""
 
 from fcnet.layers.activation import Activation
+from fcnet.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fcnet.layers.base import Layer
 from fcnet.layers.dense import Dense
 from fcnet.layers.dot import Dot
@@ -9,24 +10,55 @@ from fcnet.layers.input_layer import Input, InputLayer
 from fcnet.layers.input_spec import InputSpec, KerasTensor
 from fcnet.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from fcnet.layers.node import Node
+from fcnet.layers.noise import GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
+from fcnet.layers.normalization import BatchNormalization, LayerNormalization
+from fcnet.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 from fcnet.layers.regularization import (
     activity_gradient,
     activity_value,
     penalties_and_gradients,
     weight_penalty,
 )
-from fcnet.layers.reshaping import Flatten, Reshape
+from fcnet.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
+from fcnet.layers.spatial import (
+    Cropping1D,
+    Cropping2D,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 from fcnet.layers.step import Step
 
-__all__ = ["Activation", "Add", "Average", "Concatenate", "Dense", "Dot", "Dropout", "Flatten",
-           "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer", "Maximum", "Minimum",
-           "Multiply", "Node", "Reshape", "Step", "Subtract", "activity_gradient",
-           "activity_value", "deserialize", "get", "penalties_and_gradients", "serialize",
-           "weight_penalty"]
+# Keras's shorter names for the same classes.
+AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D = (AveragePooling1D, AveragePooling2D,
+                                              MaxPooling1D, MaxPooling2D)
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
-_CLASSES = {cls.__name__: cls for cls in
-            (Activation, Add, Average, Concatenate, Dense, Dot, Dropout, Flatten, InputLayer,
-             Maximum, Minimum, Multiply, Reshape, Subtract)}
+_CLASSES = {cls.__name__: cls for cls in (
+    Activation, Add, Average, AveragePooling1D, AveragePooling2D, BatchNormalization,
+    Concatenate, Cropping1D, Cropping2D, Dense, Dot, Dropout, ELU, Flatten, GaussianDropout,
+    GaussianNoise, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+    GlobalMaxPooling2D, InputLayer, LayerNormalization, LeakyReLU, MaxPooling1D, MaxPooling2D,
+    Maximum, Minimum, Multiply, Permute, PReLU, ReLU, RepeatVector, Reshape, Softmax,
+    SpatialDropout1D, SpatialDropout2D, Subtract, UpSampling1D, UpSampling2D, ZeroPadding1D,
+    ZeroPadding2D)}
+
+__all__ = sorted(_CLASSES) + [
+    "AvgPool1D", "AvgPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
+    "GlobalMaxPool2D", "Input", "InputSpec", "KerasTensor", "Layer", "MaxPool1D", "MaxPool2D",
+    "Node", "Step", "activity_gradient", "activity_value", "deserialize", "get",
+    "penalties_and_gradients", "serialize", "weight_penalty"]
 
 
 def serialize(layer: Layer) -> dict:
