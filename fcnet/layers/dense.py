@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 
 from fcnet import activations, constraints, initializers, regularizers
-from fcnet.layers.base import Layer
+from fcnet.layers.affine import Affine
 from fcnet.layers.input_spec import InputSpec
 from fcnet.ops import (
     dense_bias_gradient,
@@ -15,7 +15,7 @@ from fcnet.ops import (
 )
 
 
-class Dense(Layer):
+class Dense(Affine):
     """Just your regular densely-connected NN layer.
 
     ``output = activation(dot(input, kernel) + bias)``
@@ -86,56 +86,11 @@ class Dense(Layer):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
 
-    def forward(self, x, training=False):
-        z = dense_forward(x, self.kernel.value, self.bias.value if self.use_bias else None)
-        f = self.activation
-        if f is None or f is activations.linear:
-            y = z
-        else:  # in place where the gradient needs only y (z is then y)
-            y = (activations.in_place(f) or f)(z)
-        return y, (x, z, y)
+    def _affine(self, x):
+        """``z = x · kernel + bias``; the input is what the gradients need."""
+        return dense_forward(x, self.kernel.value, self.bias.value if self.use_bias else None), x
 
-    # Whether a subclass wrote its own ``backward``, which the engine must then run.
-    _own_backward = False
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        cls._own_backward = cls.backward is not Dense.backward
-
-    @property
-    def output_activation(self):
-        return None if self._own_backward else self.activation
-
-    def backward(self, ctx, dy):
-        """dL/dx from dL/dy; adds dL/dkernel and dL/dbias into the variables' ``grad``."""
-        return self._backward_z(ctx, self.activation_backward(ctx, dy), True, False)
-
-    def backward_step(self, ctx, dy, step, need_dx=True, from_z=False):
-        """The engine's backward: ``dkernel``/``dbias`` written straight into the gradient
-        slots on the layer's first write of the pass (added after), none when frozen;
-        ``dx`` only when ``need_dx``; ``from_z``: ``dy`` is already dL/dz."""
-        if self._own_backward:
-            return super().backward_step(ctx, dy, step, need_dx, from_z)
-        if self.activity_regularizer is not None:
-            ctx, dy = self._activity_backward(ctx, dy)
-        dz = dy if from_z else self.activation_backward(ctx, dy)
-        overwrite = step.first_write(self) if self._trainable else None
-        return self._backward_z(ctx, dz, need_dx, overwrite)
-
-    def activation_backward(self, ctx, dy):
-        """dL/dz from dL/dy through the activation: ``dz = f'(z) · dy`` (row by row)."""
-        _, z, y = ctx
-        f = self.activation
-        if f is None or f is activations.linear:
-            return dy
-        gradient = activations.gradient_of(f)
-        if gradient is None:
-            raise NotImplementedError(
-                f"Layer '{self.name}': activation {f!r} has no `gradient`, so the layer "
-                "cannot be trained. Give the function a `gradient(dy, x, y)` attribute.")
-        return gradient(dy, z, y)
-
-    def _backward_z(self, ctx, dz, need_dx, overwrite):
+    def _affine_backward(self, ctx, dz, need_dx, overwrite):
         """``dW = xᵀ·dz``, ``db = Σ dz`` into the slots of the trainable ones (``overwrite``
         True: written with ``out=``; False: added; None: none, the layer is frozen);
         returns dx."""

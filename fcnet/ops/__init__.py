@@ -1,5 +1,18 @@
 """Floor 2: stateless math, each forward next to its backward."""
 
+from fcnet.ops.conv import (
+    Geometry,
+    col2im,
+    conv_bias_gradient,
+    conv_forward,
+    conv_input_gradient,
+    conv_kernel_gradient,
+    conv_padding,
+    conv_transpose_backward,
+    conv_transpose_forward,
+    conv_transpose_padding,
+    im2col,
+)
 from fcnet.ops.dense import (
     dense_backward,
     dense_bias_gradient,
@@ -9,4 +22,7 @@ from fcnet.ops.dense import (
 )
 
 __all__ = ["dense_forward", "dense_backward", "dense_bias_gradient", "dense_input_gradient",
-           "dense_kernel_gradient"]
+           "dense_kernel_gradient", "Geometry", "im2col", "col2im", "conv_padding",
+           "conv_transpose_padding", "conv_forward", "conv_kernel_gradient",
+           "conv_bias_gradient", "conv_input_gradient", "conv_transpose_forward",
+           "conv_transpose_backward"]

@@ -1,0 +1,101 @@
+"""``Affine``: the tail shared by Dense and the convolutions, ``y = activation(z)`` with
+``z`` an affine map of the input (``x · kernel + bias``, or the same on image patches).
+
+A subclass writes the affine part only:
+
+    _affine(x) -> (z, saved)            z, a fresh array (the bias added), and what the
+                                        weight and input gradients need
+    _affine_backward(ctx, dz, need_dx, overwrite) -> dx
+                                        the weight gradients from dL/dz into the slots
+                                        (``overwrite``: True → written with ``out=``;
+                                        False → added; None → none, the layer is frozen);
+                                        dL/dx when ``need_dx``
+
+and gets here: the activation applied in place where its gradient needs only ``y``; its
+backward ``dz = f'(z) ⊙ dy``; the engine's ``backward_step`` (activity penalty, first
+write of the pass, ``dx`` only where needed, ``from_z``: start from dL/dz when the loss
+fuses with a softmax/sigmoid output); ``output_activation``; and a user subclass's own
+``backward``, which the engine then runs instead.
+
+``ctx`` is ``(saved, z, y)``.
+"""
+
+from __future__ import annotations
+
+from fcnet import activations
+from fcnet.layers.base import Layer
+
+
+class Affine(Layer):
+    """Base class of the layers computing ``y = activation(affine(x))`` (Dense, Conv*).
+
+    Subclasses set ``self.activation`` (an activation function or None), ``self.use_bias``
+    and write ``_affine`` and ``_affine_backward``.
+    """
+
+    # Whether a subclass wrote its own ``backward``, which the engine must then run.
+    _own_backward = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._own_backward = cls.backward is not Affine.backward
+
+    def forward(self, x, training=False):
+        z, saved = self._affine(x)
+        f = self.activation
+        if f is None or f is activations.linear:
+            y = z
+        else:  # in place where the gradient needs only y (z is then y)
+            y = (activations.in_place(f) or f)(z)
+        return y, (saved, z, y)
+
+    @property
+    def output_activation(self):
+        return None if self._own_backward else self.activation
+
+    def backward(self, ctx, dy):
+        """dL/dx from dL/dy; adds the weight gradients into the variables' ``grad``."""
+        return self._affine_backward(ctx, self.activation_backward(ctx, dy), True, False)
+
+    def backward_step(self, ctx, dy, step, need_dx=True, from_z=False):
+        """The engine's backward: the weight gradients written straight into the gradient
+        slots on the layer's first write of the pass (added after), none when frozen;
+        ``dx`` only when ``need_dx``; ``from_z``: ``dy`` is already dL/dz."""
+        if self._own_backward:
+            return super().backward_step(ctx, dy, step, need_dx, from_z)
+        if self.activity_regularizer is not None:
+            ctx, dy = self._activity_backward(ctx, dy)
+        dz = dy if from_z else self.activation_backward(ctx, dy)
+        overwrite = step.first_write(self) if self._trainable else None
+        return self._affine_backward(ctx, dz, need_dx, overwrite)
+
+    def activation_backward(self, ctx, dy):
+        """dL/dz from dL/dy through the activation: ``dz = f'(z) · dy``."""
+        _, z, y = ctx
+        f = self.activation
+        if f is None or f is activations.linear:
+            return dy
+        gradient = activations.gradient_of(f)
+        if gradient is None:
+            raise NotImplementedError(
+                f"Layer '{self.name}': activation {f!r} has no `gradient`, so the layer "
+                "cannot be trained. Give the function a `gradient(dy, x, y)` attribute.")
+        return gradient(dy, z, y)
+
+    def _affine(self, x):
+        raise NotImplementedError
+
+    def _affine_backward(self, ctx, dz, need_dx, overwrite):
+        raise NotImplementedError
+
+
+def write_gradient(variable, overwrite, compute) -> None:
+    """Puts a weight gradient into ``variable.grad``: ``compute(out)`` writes it into
+    ``out`` (``overwrite`` True) or returns it to be added (``overwrite`` False, ``out``
+    None); nothing when ``overwrite`` is None (a frozen layer) or the variable is frozen."""
+    if overwrite is None or variable is None or not variable.trainable:
+        return
+    if overwrite:
+        compute(variable.grad)
+    else:
+        variable.grad += compute(None)
