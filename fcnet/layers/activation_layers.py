@@ -212,8 +212,9 @@ class PReLU(Layer):
             axes = list(shared_axes) if isinstance(shared_axes, (list, tuple)) else [shared_axes]
             if not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) and a >= 1
                        for a in axes):
-                raise ValueError("PReLU: `shared_axes` must be positive axis indices (1 is the "
-                                 f"first axis after the batch). Received: shared_axes={shared_axes}")
+                raise ValueError("PReLU: `shared_axes` must be positive axis indices (1 is "
+                                 "the first axis after the batch). Received: "
+                                 f"shared_axes={shared_axes}")
             self.shared_axes = [int(a) for a in axes]
         self.alpha = None
 
