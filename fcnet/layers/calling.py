@@ -93,10 +93,17 @@ def _probe_output_shapes(layer, shapes):
 
 
 def as_float_array(x, dtype: str, layer=None):
-    """Inputs become arrays of the layer's float dtype (ints and float64 are cast)."""
+    """Inputs become arrays of the layer's float dtype (ints and float64 are cast);
+    a layer whose ``_accepts_any_dtype`` is True (lookups, Embedding) gets integer and
+    string arrays as they are."""
     xp = backend.xp
     if isinstance(x, Variable):
         x = x.value
+    if getattr(layer, "_accepts_any_dtype", False):
+        if isinstance(x, xp.ndarray):
+            return x
+        x = numpy.asarray(x)
+        return xp.asarray(x) if x.dtype.kind in "fiub" else x
     if not isinstance(x, xp.ndarray):
         x = xp.asarray(x)
     if x.dtype.kind not in "fiub":

@@ -52,24 +52,80 @@ def is_structure(x) -> bool:
         isinstance(x, list) and bool(x) and hasattr(x[0], "shape"))
 
 
-def as_inputs(x, name: str = "x"):
-    """``as_input_array`` on one array, or on each array of a list or dict."""
+def as_inputs(x, name: str = "x", model=None):
+    """``as_input_array`` on one array, or on each array of a list or dict; where
+    ``model`` declares an input of an integer or string dtype (``Input(dtype="int64")``),
+    that input keeps it."""
+    dtypes = declared_dtypes(model, x)
+    if isinstance(x, dict):
+        dtypes = dtypes if isinstance(dtypes, dict) else {}
+        return {k: _as_input(x[k], name, dtypes.get(k)) for k in sorted(x)}
     if is_structure(x):
-        return tree.map_structure(lambda a: as_input_array(a, name), x)
-    return as_input_array(x, name)
+        dtypes = dtypes if isinstance(dtypes, list) else [None] * len(x)
+        return type(x)(_as_input(a, name, d) for a, d in zip(x, dtypes))
+    return as_input_array(x, name, dtypes)
 
 
-def as_input_array(x, name: str = "x"):
-    """A float32 array with a batch axis; a 1-D array becomes ``(n, 1)``."""
+def _as_input(a, name, dtype):
+    if is_structure(a):
+        return tree.map_structure(lambda leaf: as_input_array(leaf, name), a)
+    return as_input_array(a, name, dtype)
+
+
+def declared_dtypes(model, x):
+    """The dtypes of ``model``'s inputs, shaped as ``x`` (a dict keyed as the model
+    reads it, a list, or one dtype); None where the model declares none."""
+    if model is None:
+        return None
+    try:
+        tensors = list(model.inputs)
+    except Exception:  # an unbuilt or subclassed model: nothing declared
+        return None
+    dtypes = [getattr(t.source, "dtype", None) or t.dtype for t in tensors]
+    if isinstance(x, dict):
+        struct = getattr(model, "_inputs_struct", None)
+        keys = sorted(struct) if isinstance(struct, dict) else list(
+            getattr(model, "input_names", []))
+        return dict(zip(keys, dtypes))
+    if is_structure(x):
+        return dtypes if len(dtypes) == len(x) else None
+    return dtypes[0] if len(dtypes) == 1 else None
+
+
+def _kind_of(dtype) -> str | None:
+    """"string", "int" or None (a float input, or none declared)."""
+    if dtype is None:
+        return None
+    name = str(dtype)
+    if name in ("string", "str", "object") or name.startswith(("<U", "|S")):
+        return "string"
+    if name.startswith(("int", "uint")):
+        return "int"
+    return None
+
+
+def as_input_array(x, name: str = "x", dtype=None):
+    """A float32 array with a batch axis; a 1-D array becomes ``(n, 1)``.
+
+    Where ``dtype`` (the model input's declared dtype) is an integer dtype the array is
+    cast to it; string arrays pass as they are unless the input is declared float."""
     array = numpy.asarray(backend.to_numpy(x))
+    kind = _kind_of(dtype)
+    if array.dtype.kind in "USO" and (kind == "string" or dtype is None):
+        return _batched(array, name)
     if array.dtype.kind not in "fiub":
         raise TypeError(f"Expected numeric data for `{name}`, received an array of dtype "
                         f"{array.dtype}.")
+    array = _batched(array, name)
+    if kind == "int":
+        return numpy.ascontiguousarray(array, dtype=str(dtype))
+    return numpy.ascontiguousarray(array, dtype=backend.floatx())
+
+
+def _batched(array, name: str):
     if array.ndim == 0:
         raise ValueError(f"Expected `{name}` with a batch axis, received a scalar: {array!r}")
-    if array.ndim == 1:
-        array = array[:, None]
-    return numpy.ascontiguousarray(array, dtype=backend.floatx())
+    return array[:, None] if array.ndim == 1 else array
 
 
 def as_target_array(y):
@@ -141,16 +197,17 @@ def check_not_empty(x, name: str = "x") -> None:
                              f"`{name}` of shape {array.shape} (0 samples).")
 
 
-def as_arrays(x, ys, sample_weights=None, class_weight=None, check=True):
-    """``(x, ys, sample_weights)`` checked and converted once: float32 inputs, finite
-    values, equal lengths, class weights folded into the sample weights.
+def as_arrays(x, ys, sample_weights=None, class_weight=None, check=True, model=None):
+    """``(x, ys, sample_weights)`` checked and converted once: float32 inputs (integer
+    or string ones where ``model`` declares them), finite values, equal lengths, class
+    weights folded into the sample weights.
 
     ``ys`` and ``sample_weights`` are lists with one entry per output (None where an
     output has none); ``sample_weights`` may also be None.
     """
     if ys is None or all(y is None for y in ys):
         raise ValueError("Targets are missing: pass `y` along with `x`.")
-    x = as_inputs(x)
+    x = as_inputs(x, model=model)
     ys = [None if y is None else as_target_array(y) for y in ys]
     if sample_weights is not None:
         sample_weights = [None if w is None else numpy.asarray(backend.to_numpy(w),

@@ -65,12 +65,12 @@ class Outputs:
 
     def _data(self, x, y, sample_weight, class_weight=None, check=True):
         """``(x, ys, sample_weights)`` converted once, the targets aligned to the outputs."""
-        x = adapter.as_inputs(x)
+        x = adapter.as_inputs(x, model=self)
         adapter.check_not_empty(x)
         self._resolve_outputs(x)
         ys = self._targets(y)
         sws = self._sample_weights(sample_weight, ys)
-        x, ys, sws = adapter.as_arrays(x, ys, sws, class_weight, check=check)
+        x, ys, sws = adapter.as_arrays(x, ys, sws, class_weight, check=check, model=self)
         return x, [self._align_target(k, t) for k, t in enumerate(ys)], sws
 
     def _sample_weights(self, sample_weight, ys):

@@ -238,7 +238,7 @@ class Trainer(Outputs):
         if isinstance(x, adapter.PyDataset) or _is_iterator(x):
             data = adapter.IterableBatches(x, steps)
         else:
-            x = adapter.as_inputs(x)
+            x = adapter.as_inputs(x, model=self)
             adapter.check_not_empty(x)
             data = adapter.ArrayBatches((x, [], None), batch_size)
         verbose = 1 if verbose == "auto" else verbose
@@ -294,7 +294,7 @@ class Trainer(Outputs):
 
     def predict_on_batch(self, x):
         """The outputs for exactly this batch, as NumPy arrays."""
-        x = adapter.as_inputs(x)
+        x = adapter.as_inputs(x, model=self)
         adapter.check_not_empty(x)
         return self._predict_batch(x)
 

@@ -28,7 +28,9 @@ def check_gradients(model_or_layer: Layer, x, y=None, sample_weight=None, traini
 
     Args:
         model_or_layer: a layer, or a model (compiled, when ``y`` is given).
-        x: an input batch: an array, or a list or dict of arrays for several inputs.
+        x: an input batch: an array, or a list or dict of arrays for several inputs;
+            integer arrays (an Embedding's indices) are passed as they are and their
+            gradient is not checked.
         y, sample_weight: targets (as ``fit`` takes them) for a compiled model.
         training: run the forward pass in training mode (Dropout on, …).
         epsilon: the finite-difference step (in float64).
@@ -45,9 +47,10 @@ def check_gradients(model_or_layer: Layer, x, y=None, sample_weight=None, traini
     from fcnet.models.parameters import FlatParameters
 
     target = model_or_layer
-    x64 = tree.map_structure(lambda a: numpy.array(a, dtype=numpy.float64), x)
+    x64 = tree.map_structure(_as_float64, x)
     if not target.built:
-        target(tree.map_structure(lambda a: a.astype("float32"), x64))
+        target(tree.map_structure(
+            lambda a: a.astype("float32") if a.dtype.kind == "f" else a, x64))
     variables = target.trainable_variables
     frozen = [v for v in target.non_trainable_variables]
     saved = [(v, v.value, v._grad) for v in variables + frozen]
@@ -61,7 +64,8 @@ def check_gradients(model_or_layer: Layer, x, y=None, sample_weight=None, traini
         analytic_dx, analytic = objective.gradients(x64)
         flat_x = target._flat_inputs(x64)  # the order of the model's inputs, as dx's
         arrays = [(name, array, grad) for name, array, grad in
-                  zip(_input_names(x64, flat_x), flat_x, tree.flatten(analytic_dx))]
+                  zip(_input_names(x64, flat_x), flat_x, tree.flatten(analytic_dx))
+                  if array.dtype.kind == "f"]  # integer inputs (indices) have no gradient
         arrays += [(v.path, v.value, a) for v, a in zip(variables, analytic)]
         rng = numpy.random.default_rng(seed)
         report, worst = {}, None
@@ -162,6 +166,13 @@ def _objective(target, x, y, sample_weight, parameters, training, seed, state):
         return dx, [g.copy() for g in slots]
 
     return _Objective(value, gradients, state)
+
+
+def _as_float64(a):
+    """Float (and bool) inputs in float64; integer and string inputs (indices, tokens)
+    as they are: they are not differentiated."""
+    a = numpy.asarray(a)
+    return a if a.dtype.kind in "iuUSO" else numpy.array(a, dtype=numpy.float64)
 
 
 def _input_names(x, flat_x) -> list[str]:
