@@ -8,9 +8,11 @@ from fcnet.ops.conv import (
     conv_input_gradient,
     conv_kernel_gradient,
     conv_padding,
-    conv_transpose_backward,
     conv_transpose_forward,
+    conv_transpose_input_gradient,
+    conv_transpose_kernel_gradient,
     conv_transpose_padding,
+    conv_transpose_patches,
     im2col,
 )
 from fcnet.ops.dense import (
@@ -25,4 +27,5 @@ __all__ = ["dense_forward", "dense_backward", "dense_bias_gradient", "dense_inpu
            "dense_kernel_gradient", "Geometry", "im2col", "col2im", "conv_padding",
            "conv_transpose_padding", "conv_forward", "conv_kernel_gradient",
            "conv_bias_gradient", "conv_input_gradient", "conv_transpose_forward",
-           "conv_transpose_backward"]
+           "conv_transpose_patches", "conv_transpose_kernel_gradient",
+           "conv_transpose_input_gradient"]

@@ -99,7 +99,7 @@ class Geometry:
     @classmethod
     def of_conv(cls, size, kernel, strides, dilation, padding, groups=1):
         pads = [conv_padding(*a, padding) for a in zip(size, kernel, strides, dilation)]
-        padded = tuple(i + b + a for i, (b, a, _) in zip(size, pads))
+        padded = tuple(None if i is None else i + b + a for i, (b, a, _) in zip(size, pads))
         return cls(tuple(size), padded, tuple(p[2] for p in pads), tuple(p[0] for p in pads),
                    tuple(kernel), tuple(strides), tuple(dilation), groups)
 
@@ -330,16 +330,20 @@ def conv_transpose_forward(x, kernel, bias, geometry: Geometry):
     return z, None
 
 
-def conv_transpose_backward(x, dz, kernel, geometry: Geometry, need_dx=True, out=None):
-    """``(dkernel, dx)`` of a transposed convolution: with ``cols = im2col(dz̃)``,
-    ``dW₂ = colsᵀ · x`` (written into ``out`` when given) and ``dx = cols · W₂``."""
-    xp = backend.xp
+def conv_transpose_patches(dz, geometry: Geometry):
+    """``cols = im2col(dz̃)`` ``(M, Π k · F)``: what both gradients of a transposed
+    convolution read (one row per input pixel)."""
+    return im2col(pad(dz, geometry), geometry)[0]
+
+
+def conv_transpose_kernel_gradient(cols, x, kernel_shape, out=None):
+    """``dW₂ = colsᵀ · x`` in the kernel's shape ``(*k, F, C)`` (into ``out`` when given)."""
     c = x.shape[-1]
-    cols = im2col(pad(dz, geometry), geometry)[0]
-    x2 = x.reshape(-1, c)
-    dkernel = None
-    if out is not False:
-        target = None if out is None else out.reshape(-1, c)
-        dkernel = xp.matmul(cols.T, x2, out=target).reshape(kernel.shape)
-    dx = (cols @ kernel.reshape(-1, c)).reshape(x.shape) if need_dx else None
-    return dkernel, dx
+    target = None if out is None else out.reshape(-1, c)
+    dkernel = backend.xp.matmul(cols.T, x.reshape(-1, c), out=target)
+    return out if out is not None else dkernel.reshape(kernel_shape)
+
+
+def conv_transpose_input_gradient(cols, kernel, input_shape):
+    """``dx = cols · W₂``, shaped as the input."""
+    return (cols @ kernel.reshape(-1, input_shape[-1])).reshape(input_shape)

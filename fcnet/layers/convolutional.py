@@ -1,0 +1,298 @@
+"""Convolutions over channels-last inputs: ``Conv1D`` and ``Conv2D`` on a shared base.
+
+``z = conv(x, kernel) + bias``, ``y = activation(z)``: a Dense layer applied to every
+patch of the input (``fcnet.ops.conv``), so the activation tail is Dense's (``Affine``).
+The argument checks shared with the transposed, depthwise and separable convolutions
+live here too.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from fcnet import activations, constraints, initializers, regularizers
+from fcnet.layers.affine import Affine, write_gradient
+from fcnet.layers.input_spec import InputSpec
+from fcnet.ops.conv import (
+    Geometry,
+    conv_bias_gradient,
+    conv_forward,
+    conv_input_gradient,
+    conv_kernel_gradient,
+)
+
+
+def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tuple:
+    """An int or a sequence of ``n`` ints as a tuple of ``n`` ints (Keras's check)."""
+    error = (f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}")
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        values = (int(value),) * n
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            raise ValueError(error) from None
+        if len(values) != n or not all(isinstance(v, numbers.Integral)
+                                       and not isinstance(v, bool) for v in values):
+            raise ValueError(error)
+        values = tuple(int(v) for v in values)
+    least = 0 if allow_zero else 1
+    if any(v < least for v in values):
+        which = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"The `{name}` argument must be a tuple of {n} {which} integers. "
+                         f"Received {name}={value}")
+    return values
+
+
+def standardize_padding(value, allow_causal: bool = False) -> str:
+    """``"valid"`` / ``"same"`` (and ``"causal"`` for Conv1D), case-insensitive."""
+    allowed = ("valid", "same", "causal") if allow_causal else ("valid", "same")
+    padding = value.lower() if isinstance(value, str) else value
+    if padding not in allowed:
+        raise ValueError(f"The `padding` argument must be one of {list(allowed)}. "
+                         f"Received: padding={value}")
+    return padding
+
+
+def standardize_data_format(value, layer: str) -> str:
+    """``channels_last`` (the default); ``channels_first`` is not supported."""
+    data_format = "channels_last" if value is None else str(value).lower()
+    if data_format == "channels_first":
+        raise ValueError(f"{layer}: only data_format='channels_last' (inputs shaped "
+                         "(batch, ..., channels)) is supported. Received: "
+                         f"data_format={value!r}. Transpose the inputs to channels last.")
+    if data_format != "channels_last":
+        raise ValueError("The `data_format` argument must be one of {'channels_first', "
+                         f"'channels_last'}}. Received: data_format={value}")
+    return data_format
+
+
+def positive_int(value, name: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"Invalid value for argument `{name}`. Expected a strictly positive "
+                         f"value. Received {name}={value}.")
+    return int(value)
+
+
+def serialize_or_none(module, obj):
+    return None if obj is None else module.serialize(obj)
+
+
+def spatial_shape_error(layer, input_shape, geometry_out) -> None:
+    """Keras's error when a valid convolution's output would be empty."""
+    if any(o is not None and o <= 0 for o in geometry_out):
+        raise ValueError(
+            f"Layer '{layer.name}': computed output size would be zero or negative. Received "
+            f"`inputs shape={tuple(input_shape)}`, `kernel_size={layer.kernel_size}`, "
+            f"`dilation_rate={layer.dilation_rate}`, `strides={layer.strides}`, "
+            f"`padding={layer.padding}`.")
+
+
+class BaseConv(Affine):
+    """A ``rank``-D convolution (cross-correlation) layer; see ``Conv2D`` for the maths."""
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        rank = self.rank
+        self.filters = positive_int(filters, "filters")
+        self.groups = groups
+        if not isinstance(groups, numbers.Integral) or groups <= 0:
+            raise ValueError("The number of groups must be a positive integer. "
+                             f"Received: groups={groups}.")
+        if self.filters % groups:
+            raise ValueError("The number of filters must be evenly divisible by the number of "
+                             f"groups. Received: groups={groups}, filters={filters}.")
+        self.kernel_size = standardize_tuple(kernel_size, rank, "kernel_size")
+        self.strides = standardize_tuple(strides, rank, "strides")
+        self.dilation_rate = standardize_tuple(dilation_rate, rank, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError("`strides > 1` not supported in conjunction with `dilation_rate "
+                             f"> 1`. Received: strides={self.strides} and "
+                             f"dilation_rate={self.dilation_rate}")
+        self.padding = standardize_padding(padding, allow_causal=rank == 1)
+        self.data_format = standardize_data_format(data_format, type(self).__name__)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.input_spec = InputSpec(ndim=rank + 2)
+        self._geometries: dict = {}
+
+    def build(self, input_shape) -> None:
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(f"Layer '{self.name}': the channel dimension of the inputs should "
+                             f"be defined. Found None. Full input shape received: {input_shape}")
+        if channels % self.groups:
+            raise ValueError("The number of input channels must be evenly divisible by the "
+                             f"number of groups. Received groups={self.groups}, but the input "
+                             f"has {channels} channels (full input shape is {input_shape}).")
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels})
+        self.compute_output_shape(input_shape)
+        self.kernel = self.add_weight(
+            "kernel", self.kernel_size + (channels // self.groups, self.filters),
+            self.kernel_initializer, regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        self._geometries = {}
+        self.built = True
+
+    def _geometry(self, spatial) -> Geometry:
+        """How the kernel reads an input of these spatial sizes (cached per size)."""
+        geometry = self._geometries.get(spatial)
+        if geometry is None:
+            geometry = Geometry.of_conv(spatial, self.kernel_size, self.strides,
+                                        self.dilation_rate, self.padding, self.groups)
+            self._geometries[spatial] = geometry
+        return geometry
+
+    def _affine(self, x):
+        geometry = self._geometry(x.shape[1:-1])
+        z, cols = conv_forward(x, self.kernel.value, self.bias.value if self.use_bias else None,
+                               geometry)
+        return z, (cols, x.shape, geometry)
+
+    def _affine_backward(self, ctx, dz, need_dx, overwrite):
+        cols, shape, geometry = ctx[0]
+        kernel = self.kernel
+        write_gradient(kernel, overwrite, lambda out: conv_kernel_gradient(
+            cols, dz, kernel.shape, self.groups, out=out))
+        if self.use_bias:
+            write_gradient(self.bias, overwrite, lambda out: conv_bias_gradient(dz, out=out))
+        return conv_input_gradient(dz, kernel.value, geometry, shape) if need_dx else None
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"Layer '{self.name}' expects inputs of rank {self.rank + 2} "
+                             f"(batch, {'steps' if self.rank == 1 else 'rows, cols'}, "
+                             f"channels). Received: input_shape={input_shape}")
+        geometry = Geometry.of_conv(input_shape[1:-1], self.kernel_size, self.strides,
+                                    self.dilation_rate, self.padding)
+        spatial_shape_error(self, input_shape, geometry.out)
+        return (input_shape[0],) + geometry.out + (self.filters,)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "groups": self.groups,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": serialize_or_none(regularizers, self.kernel_regularizer),
+            "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
+            "activity_regularizer": serialize_or_none(regularizers, self.activity_regularizer),
+            "kernel_constraint": serialize_or_none(constraints, self.kernel_constraint),
+            "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = {k: v for k, v in config.items() if k not in ("lora_rank", "lora_alpha")}
+        return cls(**config)
+
+
+class Conv2D(BaseConv):
+    """2D convolution layer (a cross-correlation, as in Keras).
+
+    ``z[n, r, c, f] = Σ_{i, j, ch} x̃[n, r·s₀ + i·d₀, c·s₁ + j·d₁, ch] · kernel[i, j, ch, f]
+    + bias[f]``, ``y = activation(z)``, with ``x̃`` the input padded as ``padding`` says.
+
+    Args:
+        filters: the number of output channels.
+        kernel_size: an int or 2 ints, the window's height and width.
+        strides: an int or 2 ints; ``strides > 1`` excludes ``dilation_rate > 1``.
+        padding: ``"valid"`` (none) or ``"same"`` (output size ``ceil(input / strides)``,
+            zeros split evenly, the odd one after), case-insensitive.
+        data_format: ``"channels_last"`` (the only one supported) or None.
+        dilation_rate: an int or 2 ints, the spacing of the kernel taps.
+        groups: split the channels into this many groups, each convolved with its own
+            ``filters // groups`` filters (input channels and filters divisible by it).
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+            bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint:
+            as for Dense.
+
+    Input shape:
+        ``(batch_size, rows, cols, channels)``.
+
+    Output shape:
+        ``(batch_size, new_rows, new_cols, filters)``: ``valid``: ``⌊(n − (k−1)·d − 1) / s⌋
+        + 1``; ``same``: ``⌈n / s⌉``.
+
+    Weights:
+        kernel ``(kh, kw, channels // groups, filters)``, glorot-uniform (fans
+        ``kh·kw·channels/groups`` and ``kh·kw·filters``); bias ``(filters,)``, zeros.
+
+    Math (cols = im2col(x̃): one row per output pixel, one column per (i, j, ch)):
+        z = cols·W + b;  dz = f'(z) ⊙ dy;  dW = colsᵀ·dz;  db = Σ dz;
+        dx = col2im(dz·Wᵀ) (each patch's gradient added back where it was read)
+
+    Example:
+        >>> layer = Conv2D(32, (3, 3), activation="relu")
+        >>> layer(fcnet.random.normal([4, 28, 28, 1])).shape
+        (4, 26, 26, 32)
+    """
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         groups, activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, activity_regularizer,
+                         kernel_constraint, bias_constraint, **kwargs)
+
+
+class Conv1D(BaseConv):
+    """1D convolution layer (temporal convolution), as Conv2D over one spatial axis.
+
+    ``z[n, t, f] = Σ_{i, ch} x̃[n, t·s + i·d, ch] · kernel[i, ch, f] + bias[f]``.
+
+    Args:
+        as Conv2D, each spatial argument an int or a 1-tuple; ``padding`` also
+        ``"causal"``: ``(kernel_size − 1)·dilation_rate`` zeros before the sequence only,
+        so ``output[t]`` depends on ``input[:t + 1]`` alone.
+
+    Input shape:
+        ``(batch_size, steps, channels)``.
+
+    Output shape:
+        ``(batch_size, new_steps, filters)``.
+
+    Weights:
+        kernel ``(kernel_size, channels // groups, filters)``; bias ``(filters,)``.
+
+    Math: Conv2D's, with one spatial axis.
+
+    Example:
+        >>> Conv1D(8, 3, padding="causal")(fcnet.random.normal([2, 10, 4])).shape
+        (2, 10, 8)
+    """
+
+    rank = 1
