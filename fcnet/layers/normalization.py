@@ -182,22 +182,35 @@ class BatchNormalization(Layer):
             inv = 1 / xp.sqrt(self.moving_variance.value.reshape(shape) + dtype(self.epsilon))
             xhat = (x - mean) * inv
             batch_mode = False
-        y = xhat * self.gamma.value.reshape(shape) if self.scale else xhat.copy()
-        if self.center:
-            y += self.beta.value.reshape(shape)
+        if self.scale:
+            y = xhat * self.gamma.value.reshape(shape)
+            if self.center:
+                y += self.beta.value.reshape(shape)
+        else:
+            y = xhat + self.beta.value.reshape(shape) if self.center else xhat.copy()
         return y, (batch_mode, xhat, inv, axes, shape)
 
     def backward(self, ctx, dy):
         batch_mode, xhat, inv, axes, shape = ctx
-        if self.trainable:
-            if self.scale and self.gamma.trainable:
-                self.gamma.grad += (dy * xhat).sum(axis=axes)
-            if self.center and self.beta.trainable:
-                self.beta.grad += dy.sum(axis=axes)
-        g = dy * self.gamma.value.reshape(shape) if self.scale else dy
-        if batch_mode:  # through the batch mean and variance as well
-            return _standardize_backward(g, xhat, inv, axes)
-        return g * inv
+        gamma, beta = self.gamma, self.beta
+        train_gamma = self.trainable and self.scale and gamma.trainable
+        train_beta = self.trainable and self.center and beta.trainable
+        # Two sums per feature serve both the weight gradients and dx (γ is constant
+        # over the reduced axes, so mean(γ dy x̂) = γ Σ(dy x̂) / n).
+        sum_dy = dy.sum(axis=axes) if batch_mode or train_beta else None
+        sum_dy_xhat = (dy * xhat).sum(axis=axes) if batch_mode or train_gamma else None
+        if train_gamma:
+            gamma.grad += sum_dy_xhat
+        if train_beta:
+            beta.grad += sum_dy
+        scale = inv * gamma.value.reshape(shape) if self.scale else inv
+        if not batch_mode:
+            return dy * scale
+        n = dy.dtype.type(dy.size // sum_dy.size)
+        dx = dy - (sum_dy / n).reshape(shape)  # through the batch mean and variance too
+        dx -= xhat * (sum_dy_xhat / n).reshape(shape)
+        dx *= scale
+        return dx
 
     def compute_output_shape(self, input_shape):
         _normalized_axis(self.name, self.axis, len(input_shape))
