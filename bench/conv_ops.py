@@ -1,0 +1,105 @@
+"""Conv2D forward + backward against its three matrix products alone (DESIGN §5).
+
+For each convolution of seed 003's CNN at batch 64 (28×28×1→32, 13×13×32→64, 5×5×64→64,
+3×3 kernels, relu), times
+
+  (a) the layer: ``forward_step`` + ``backward_step`` with a fresh ``Step`` (the first
+      layer does not compute its input gradient, as in a model), im2col, bias, relu and
+      col2im included;
+  (b) NumPy alone: ``cols @ W``, ``cols.T @ dz`` and ``dz @ W.T`` on contiguous arrays of
+      the same shapes, made beforehand;
+
+median of many interleaved repeats, and prints (a) / (b). The target is at most 2×.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/conv_ops.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+from common import blas_report
+
+from fcnet.layers import Step
+from fcnet.layers.convolutional import Conv2D
+
+CASES = [  # (height/width, in channels, filters, first layer)
+    (28, 1, 32, True),
+    (13, 32, 64, False),
+    (5, 64, 64, False),
+]
+
+
+def medians(runs: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each run, timed round-robin after one warm-up each."""
+    for fn in runs.values():
+        fn()
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def case(size, channels, filters, first, batch, repeats):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, size, size, channels)).astype("float32")
+    layer = Conv2D(filters, 3, activation="relu")
+    layer(x[:1])
+    out = size - 2
+    dy = rng.normal(size=(batch, out, out, filters)).astype("float32")
+
+    def through_layer():
+        step = Step()
+        y, ctx = layer.forward_step(x, True, step)
+        layer.backward_step(ctx, dy, step, need_dx=not first)
+
+    m, k = batch * out * out, 9 * channels
+    cols = rng.normal(size=(m, k)).astype("float32")
+    w = layer.kernel.value.reshape(k, filters).copy()
+    dz = dy.reshape(m, filters).copy()
+
+    def products():
+        cols @ w
+        cols.T @ dz
+        dz @ w.T
+
+    def products_no_dx():
+        cols @ w
+        cols.T @ dz
+
+    result = medians({"layer": through_layer, "gemm": products, "gemm_no_dx": products_no_dx},
+                     repeats)
+    name = f"{size}x{size}x{channels}->{filters}"
+    ratio = result["layer"] / result["gemm"]
+    same_work = result["gemm_no_dx"] if first else result["gemm"]
+    print(f"  {name:<16} layer {result['layer'] * 1e3:7.3f} ms   3 GEMMs "
+          f"{result['gemm'] * 1e3:7.3f} ms   ratio {ratio:5.2f}x"
+          + (f"   (vs the 2 GEMMs the first layer runs: {result['layer'] / same_work:5.2f}x)"
+             if first else ""))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads (threadpoolctl); default: as the environment sets")
+    args = parser.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads)
+    print(blas_report())
+    print(f"Conv2D 3x3 relu, batch {args.batch}: forward+backward vs its matrix products "
+          f"(median of {args.repeats})")
+    for size, channels, filters, first in CASES:
+        case(size, channels, filters, first, args.batch, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
