@@ -3,9 +3,13 @@
 from fcnet.layers.activation import Activation
 from fcnet.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fcnet.layers.base import Layer
+from fcnet.layers.conv_depthwise import DepthwiseConv2D, SeparableConv2D
+from fcnet.layers.conv_transpose import Conv2DTranspose
+from fcnet.layers.convolutional import Conv1D, Conv2D
 from fcnet.layers.dense import Dense
 from fcnet.layers.dot import Dot
 from fcnet.layers.dropout import Dropout
+from fcnet.layers.embedding import Embedding
 from fcnet.layers.input_layer import Input, InputLayer
 from fcnet.layers.input_spec import InputSpec, KerasTensor
 from fcnet.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
@@ -21,6 +25,13 @@ from fcnet.layers.pooling import (
     GlobalMaxPooling2D,
     MaxPooling1D,
     MaxPooling2D,
+)
+from fcnet.layers.preprocessing import (
+    CategoryEncoding,
+    Discretization,
+    IntegerLookup,
+    Normalization,
+    StringLookup,
 )
 from fcnet.layers.regularization import (
     activity_gradient,
@@ -44,10 +55,14 @@ AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D = (AveragePooling1D, AveragePooling2D
                                               MaxPooling1D, MaxPooling2D)
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+Convolution1D, Convolution2D, Convolution2DTranspose = Conv1D, Conv2D, Conv2DTranspose
+SeparableConvolution2D = SeparableConv2D
 
 _CLASSES = {cls.__name__: cls for cls in (
     Activation, Add, Average, AveragePooling1D, AveragePooling2D, BatchNormalization,
-    Concatenate, Cropping1D, Cropping2D, Dense, Dot, Dropout, ELU, Flatten, GaussianDropout,
+    CategoryEncoding, Concatenate, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D,
+    Discretization, Embedding, IntegerLookup, Normalization, SeparableConv2D, StringLookup,
+    Cropping1D, Cropping2D, Dense, Dot, Dropout, ELU, Flatten, GaussianDropout,
     GaussianNoise, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
     GlobalMaxPooling2D, InputLayer, LayerNormalization, LeakyReLU, MaxPooling1D, MaxPooling2D,
     Maximum, Minimum, Multiply, Permute, PReLU, ReLU, RepeatVector, Reshape, Softmax,
@@ -55,7 +70,8 @@ _CLASSES = {cls.__name__: cls for cls in (
     ZeroPadding2D)}
 
 __all__ = sorted(_CLASSES) + [
-    "AvgPool1D", "AvgPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
+    "AvgPool1D", "AvgPool2D", "Convolution1D", "Convolution2D", "Convolution2DTranspose",
+    "SeparableConvolution2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
     "GlobalMaxPool2D", "Input", "InputSpec", "KerasTensor", "Layer", "MaxPool1D", "MaxPool2D",
     "Node", "Step", "activity_gradient", "activity_value", "deserialize", "get",
     "penalties_and_gradients", "serialize", "weight_penalty"]
