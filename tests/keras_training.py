@@ -97,11 +97,16 @@ def fit_both(keras, build, compile_kwargs, x, y, call_on=None, fit=FIT, prepare=
     assert model.count_params() == reference.count_params()
     assert ([tuple(w.shape) for w in model.get_weights()]
             == [tuple(w.shape) for w in reference.get_weights()])
-    # Biases start away from 0 so that they matter from the first step.
-    initial = [w + np.float32(0.1) * (w.ndim == 1) * (w.dtype.kind == "f")
-               for w in model.get_weights()]
+    # Biases start away from 0 so that they matter from the first step (state such as
+    # moving or adapted statistics is left as it is).
+    trainable = {id(v) for v in model.trainable_weights}
+    initial = [v.numpy() + np.float32(0.1) * (v.ndim == 1 and id(v) in trainable)
+               for v in model.weights]
     model.set_weights(initial)
     reference.set_weights(initial)
+    for layer in reference._flatten_layers():  # Keras's Normalization caches its statistics
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
     fc = _train(model, fcnet, compile_kwargs, x, y, fit, keras)
     ke = _train(reference, keras, compile_kwargs, x, y, fit, keras)
     # Not a vacuous pass: training moved the weights well beyond the tolerance.
