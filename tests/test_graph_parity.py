@@ -14,7 +14,7 @@ tolerance. Keras is the independent oracle: nothing here re-derives its formulas
 
 import numpy as np
 import pytest
-from keras_training import WEIGHT_TOL, compiler, fit_both, training_keras
+from keras_training import compiler, fit_both, training_keras
 
 import fcnet
 
@@ -131,7 +131,7 @@ def test_residual_functional_mlp():
     rng = _rng()
     x, y = _normal(rng, 6), _onehot(rng, 3)
     fc, _ = fit_both(keras, _residual_mlp, compiler(ADAM, loss="categorical_crossentropy",
-                                           metrics=["accuracy"]), x, y)
+                                                    metrics=["accuracy"]), x, y)
     assert sorted(fc["history"]) == ["accuracy", "loss"]
 
 
@@ -152,7 +152,7 @@ def test_two_inputs_two_outputs_dicts(dict_model):
         ADAM, loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
         loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"], "reg": ["mae"]})
     fc, ke = fit_both(keras, lambda mod: _two_in_two_out(mod, dict_model), compile_kwargs,
-                   {"a": xa, "b": xb}, {"cls": y_cls, "reg": y_reg})
+                      {"a": xa, "b": xb}, {"cls": y_cls, "reg": y_reg})
     assert sorted(fc["history"]) == TWO_OUTPUT_KEYS
     # A dict-output model predicts a dict by output name, a list-output model a list.
     assert isinstance(ke["predict"], dict if dict_model else list)
@@ -169,7 +169,7 @@ def test_two_inputs_two_outputs_lists():
         ADAM, loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5],
         metrics=[["accuracy"], ["mae"]])
     fc, ke = fit_both(keras, lambda mod: _two_in_two_out(mod, False), compile_kwargs,
-                   [xa, xb], [y_cls, y_reg])
+                      [xa, xb], [y_cls, y_reg])
     assert sorted(fc["history"]) == TWO_OUTPUT_KEYS
     assert isinstance(ke["predict"], list) and len(ke["predict"]) == 2
 
@@ -204,8 +204,9 @@ def test_sequential_nested_in_sequential():
 def test_subclassed_model():
     rng = _rng()
     x, y = _normal(rng, 6), _onehot(rng, 3)
-    fit_both(keras, _subclassed, compiler(ADAM, loss="categorical_crossentropy", metrics=["accuracy"]),
-          x, y, call_on=x[:1])
+    fit_both(keras, _subclassed,
+             compiler(ADAM, loss="categorical_crossentropy", metrics=["accuracy"]),
+             x, y, call_on=x[:1])
 
 
 def test_functional_summary_has_connected_to(capsys):

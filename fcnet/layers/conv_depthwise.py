@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from fcnet import activations, backend, constraints, initializers, regularizers
 from fcnet.layers.affine import Affine, write_gradient
-from fcnet.layers.convolutional import (
+from fcnet.layers.arguments import (
     positive_int,
     serialize_or_none,
-    spatial_shape_error,
     standardize_data_format,
     standardize_padding,
     standardize_tuple,
 )
+from fcnet.layers.convolutional import spatial_shape_error
 from fcnet.layers.input_spec import InputSpec
 from fcnet.ops.conv import (
     Geometry,

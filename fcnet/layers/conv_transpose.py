@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fcnet import activations, constraints, initializers, regularizers
 from fcnet.layers.affine import Affine, write_gradient
-from fcnet.layers.convolutional import (
+from fcnet.layers.arguments import (
     positive_int,
     serialize_or_none,
     standardize_data_format,

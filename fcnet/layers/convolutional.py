@@ -12,6 +12,13 @@ import numbers
 
 from fcnet import activations, constraints, initializers, regularizers
 from fcnet.layers.affine import Affine, write_gradient
+from fcnet.layers.arguments import (
+    positive_int,
+    serialize_or_none,
+    standardize_data_format,
+    standardize_padding,
+    standardize_tuple,
+)
 from fcnet.layers.input_spec import InputSpec
 from fcnet.ops.conv import (
     Geometry,
@@ -20,62 +27,6 @@ from fcnet.ops.conv import (
     conv_input_gradient,
     conv_kernel_gradient,
 )
-
-
-def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tuple:
-    """An int or a sequence of ``n`` ints as a tuple of ``n`` ints (Keras's check)."""
-    error = (f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}")
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        values = (int(value),) * n
-    else:
-        try:
-            values = tuple(value)
-        except TypeError:
-            raise ValueError(error) from None
-        if len(values) != n or not all(isinstance(v, numbers.Integral)
-                                       and not isinstance(v, bool) for v in values):
-            raise ValueError(error)
-        values = tuple(int(v) for v in values)
-    least = 0 if allow_zero else 1
-    if any(v < least for v in values):
-        which = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"The `{name}` argument must be a tuple of {n} {which} integers. "
-                         f"Received {name}={value}")
-    return values
-
-
-def standardize_padding(value, allow_causal: bool = False) -> str:
-    """``"valid"`` / ``"same"`` (and ``"causal"`` for Conv1D), case-insensitive."""
-    allowed = ("valid", "same", "causal") if allow_causal else ("valid", "same")
-    padding = value.lower() if isinstance(value, str) else value
-    if padding not in allowed:
-        raise ValueError(f"The `padding` argument must be one of {list(allowed)}. "
-                         f"Received: padding={value}")
-    return padding
-
-
-def standardize_data_format(value, layer: str) -> str:
-    """``channels_last`` (the default); ``channels_first`` is not supported."""
-    data_format = "channels_last" if value is None else str(value).lower()
-    if data_format == "channels_first":
-        raise ValueError(f"{layer}: only data_format='channels_last' (inputs shaped "
-                         "(batch, ..., channels)) is supported. Received: "
-                         f"data_format={value!r}. Transpose the inputs to channels last.")
-    if data_format != "channels_last":
-        raise ValueError("The `data_format` argument must be one of {'channels_first', "
-                         f"'channels_last'}}. Received: data_format={value}")
-    return data_format
-
-
-def positive_int(value, name: str) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"Invalid value for argument `{name}`. Expected a strictly positive "
-                         f"value. Received {name}={value}.")
-    return int(value)
-
-
-def serialize_or_none(module, obj):
-    return None if obj is None else module.serialize(obj)
 
 
 def spatial_shape_error(layer, input_shape, geometry_out) -> None:

@@ -6,6 +6,7 @@ import numbers
 
 from fcnet import activations, constraints, initializers, regularizers
 from fcnet.layers.affine import Affine
+from fcnet.layers.arguments import serialize_or_none
 from fcnet.layers.input_spec import InputSpec
 from fcnet.ops import (
     dense_bias_gradient,
@@ -119,10 +120,10 @@ class Dense(Affine):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
-            "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
-            "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
-            "bias_constraint": _serialize_or_none(constraints, self.bias_constraint),
+            "kernel_regularizer": serialize_or_none(regularizers, self.kernel_regularizer),
+            "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
+            "kernel_constraint": serialize_or_none(constraints, self.kernel_constraint),
+            "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
         })
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
@@ -133,8 +134,4 @@ class Dense(Affine):
         config = {k: v for k, v in config.items()
                   if k not in ("quantization_config", "lora_rank", "lora_alpha")}
         return cls(**config)
-
-
-def _serialize_or_none(module, obj):
-    return None if obj is None else module.serialize(obj)
 

@@ -6,6 +6,7 @@ import numbers
 import warnings
 
 from fcnet import backend, constraints, initializers, regularizers
+from fcnet.layers.arguments import serialize_or_none
 from fcnet.layers.base import Layer
 
 
@@ -123,10 +124,10 @@ class Embedding(Layer):
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-            "embeddings_regularizer": _serialize_or_none(regularizers,
+            "embeddings_regularizer": serialize_or_none(regularizers,
                                                          self.embeddings_regularizer),
-            "activity_regularizer": _serialize_or_none(regularizers, self.activity_regularizer),
-            "embeddings_constraint": _serialize_or_none(constraints,
+            "activity_regularizer": serialize_or_none(regularizers, self.activity_regularizer),
+            "embeddings_constraint": serialize_or_none(constraints,
                                                         self.embeddings_constraint),
             "mask_zero": self.mask_zero,
             "quantization_config": None,
@@ -154,7 +155,3 @@ def add_rows(table, indices, rows) -> None:
     flat = (inverse.reshape(-1)[:, None] * width + columns).reshape(-1)
     sums = xp.bincount(flat, weights=rows.reshape(-1), minlength=unique.size * width)
     table[unique] += sums.reshape(unique.size, width).astype(table.dtype, copy=False)
-
-
-def _serialize_or_none(module, obj):
-    return None if obj is None else module.serialize(obj)

@@ -16,12 +16,9 @@ import numbers
 import warnings
 
 from fcnet import backend, constraints, initializers, regularizers
+from fcnet.layers.arguments import serialize_or_none
 from fcnet.layers.base import Layer
 from fcnet.layers.input_spec import InputSpec
-
-
-def _serialize_or_none(module, obj):
-    return None if obj is None else module.serialize(obj)
 
 
 def _normalized_axis(layer_name, axis, rank):
@@ -229,10 +226,10 @@ class BatchNormalization(Layer):
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer":
                 initializers.serialize(self.moving_variance_initializer),
-            "beta_regularizer": _serialize_or_none(regularizers, self.beta_regularizer),
-            "gamma_regularizer": _serialize_or_none(regularizers, self.gamma_regularizer),
-            "beta_constraint": _serialize_or_none(constraints, self.beta_constraint),
-            "gamma_constraint": _serialize_or_none(constraints, self.gamma_constraint),
+            "beta_regularizer": serialize_or_none(regularizers, self.beta_regularizer),
+            "gamma_regularizer": serialize_or_none(regularizers, self.gamma_regularizer),
+            "beta_constraint": serialize_or_none(constraints, self.beta_constraint),
+            "gamma_constraint": serialize_or_none(constraints, self.gamma_constraint),
             "synchronized": self.synchronized,
             "renorm": self.renorm,
             "renorm_clipping": self.renorm_clipping,
@@ -380,10 +377,10 @@ class LayerNormalization(Layer):
             "rms_scaling": self.rms_scaling,
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": _serialize_or_none(regularizers, self.beta_regularizer),
-            "gamma_regularizer": _serialize_or_none(regularizers, self.gamma_regularizer),
-            "beta_constraint": _serialize_or_none(constraints, self.beta_constraint),
-            "gamma_constraint": _serialize_or_none(constraints, self.gamma_constraint),
+            "beta_regularizer": serialize_or_none(regularizers, self.beta_regularizer),
+            "gamma_regularizer": serialize_or_none(regularizers, self.gamma_regularizer),
+            "beta_constraint": serialize_or_none(constraints, self.beta_constraint),
+            "gamma_constraint": serialize_or_none(constraints, self.gamma_constraint),
         })
         return config
 

@@ -7,50 +7,10 @@ configs, with Keras's names, defaults and config keys. Inputs are channels-last:
 
 from __future__ import annotations
 
-import numbers
-
+from fcnet.layers.arguments import standardize_data_format, standardize_tuple
 from fcnet.layers.base import Layer
 from fcnet.layers.input_spec import InputSpec
 from fcnet.ops import pooling as ops
-
-
-def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tuple:
-    """``value`` (an int or ``n`` ints) as a tuple of ``n`` ints, checked as Keras does."""
-    message = f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}"
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        values = (int(value),) * n
-    else:
-        try:
-            values = tuple(value)
-        except TypeError:
-            raise ValueError(message) from None
-        if len(values) != n:
-            raise ValueError(message)
-        for v in values:
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool):
-                raise ValueError(f"{message} including element {v} of type {type(v)}")
-        values = tuple(int(v) for v in values)
-    bad = {v for v in values if (v < 0 if allow_zero else v <= 0)}
-    if bad:
-        rule = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{message}, including values {bad} that do not satisfy `value {rule}`")
-    return values
-
-
-def standardize_data_format(data_format, layer: str) -> str:
-    """``"channels_last"`` for None; channels-first layouts are refused (not supported)."""
-    if data_format is None:
-        return "channels_last"
-    data_format = str(data_format).lower()
-    if data_format not in ("channels_first", "channels_last"):
-        raise ValueError("The `data_format` argument must be one of "
-                         "{'channels_first', 'channels_last'}. "
-                         f"Received: data_format={data_format}")
-    if data_format == "channels_first":
-        raise ValueError(f"{layer} supports only data_format='channels_last' (inputs of shape "
-                         "(batch, ..., channels)); transpose channels-first data first, e.g. "
-                         "with `Permute`. Received: data_format=channels_first")
-    return data_format
 
 
 class _Pooling(Layer):

@@ -8,9 +8,9 @@ Inputs are channels-last: ``(batch, steps, channels)`` for 1-D layers,
 from __future__ import annotations
 
 from fcnet import backend
+from fcnet.layers.arguments import standardize_data_format, standardize_tuple
 from fcnet.layers.base import Layer
 from fcnet.layers.input_spec import InputSpec
-from fcnet.layers.pooling import standardize_data_format, standardize_tuple
 
 _INTERPOLATIONS = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area")
 
