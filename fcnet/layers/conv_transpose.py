@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from fcnet import activations, constraints, initializers, regularizers
-from fcnet.layers.affine import Affine, write_gradient
-from fcnet.layers.arguments import (
-    positive_int,
-    serialize_or_none,
-    standardize_data_format,
-    standardize_padding,
-    standardize_tuple,
-)
-from fcnet.layers.input_spec import InputSpec
+from fcnet.layers.affine import write_gradient
+from fcnet.layers.arguments import standardize_tuple
+from fcnet.layers.convolutional import BaseConv
 from fcnet.ops.conv import (
     Geometry,
     conv_bias_gradient,
@@ -22,7 +15,7 @@ from fcnet.ops.conv import (
 )
 
 
-class Conv2DTranspose(Affine):
+class Conv2DTranspose(BaseConv):
     """2D transposed convolution layer (sometimes called deconvolution).
 
     Each input pixel, times the kernel, is added into the output around the pixel's
@@ -73,65 +66,33 @@ class Conv2DTranspose(Affine):
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        rank = self.rank
-        self.filters = positive_int(filters, "filters")
-        self.kernel_size = standardize_tuple(kernel_size, rank, "kernel_size")
-        self.strides = standardize_tuple(strides, rank, "strides")
-        self.dilation_rate = standardize_tuple(dilation_rate, rank, "dilation_rate")
-        self.padding = standardize_padding(padding)
+        super().__init__(filters, kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate,
+                         activation=activation, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer,
+                         kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+                         **kwargs)
         self.output_padding = None if output_padding is None else standardize_tuple(
-            output_padding, rank, "output_padding", allow_zero=True)
-        if self.output_padding is not None:
-            for i, (op, s) in enumerate(zip(self.output_padding, self.strides)):
-                if op >= s:
-                    raise ValueError(
-                        "`output_padding` must be strictly less than `strides` for all "
-                        f"dimensions. At dimension {i}, `output_padding` is {op} but "
-                        f"`strides` is {s}. Received: output_padding={self.output_padding}, "
-                        f"strides={self.strides}")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError("`strides > 1` not supported in conjunction with `dilation_rate "
-                             f"> 1`. Received: strides={self.strides} and "
-                             f"dilation_rate={self.dilation_rate}")
-        self.data_format = standardize_data_format(data_format, type(self).__name__)
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.input_spec = InputSpec(ndim=rank + 2)
-        self._geometries: dict = {}
+            output_padding, self.rank, "output_padding", allow_zero=True)
+        for i, (op, s) in enumerate(zip(self.output_padding or (), self.strides)):
+            if op >= s:
+                raise ValueError(
+                    "`output_padding` must be strictly less than `strides` for all "
+                    f"dimensions. At dimension {i}, `output_padding` is {op} but "
+                    f"`strides` is {s}. Received: output_padding={self.output_padding}, "
+                    f"strides={self.strides}")
 
-    def build(self, input_shape) -> None:
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(f"Layer '{self.name}': the channel dimension of the inputs should "
-                             f"be defined. Found None. Full input shape received: {input_shape}")
-        self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels})
-        self.kernel = self.add_weight(
-            "kernel", self.kernel_size + (self.filters, channels), self.kernel_initializer,
-            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint)
-        self._geometries = {}
-        self.built = True
+    def _kernel_shape(self, channels: int) -> tuple:
+        """``(*kernel_size, filters, channels)``, Keras's layout for the transpose."""
+        return self.kernel_size + (self.filters, channels)
 
-    def _geometry(self, spatial) -> Geometry:
-        geometry = self._geometries.get(spatial)
-        if geometry is None:
-            geometry = Geometry.of_conv_transpose(spatial, self.kernel_size, self.strides,
-                                                  self.dilation_rate, self.padding,
-                                                  self.output_padding)
-            self._geometries[spatial] = geometry
-        return geometry
+    def _make_geometry(self, spatial) -> Geometry:
+        return Geometry.of_conv_transpose(spatial, self.kernel_size, self.strides,
+                                          self.dilation_rate, self.padding, self.output_padding)
 
     def _affine(self, x):
         z, _ = conv_transpose_forward(x, self.kernel.value,
@@ -165,22 +126,6 @@ class Conv2DTranspose(Affine):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update({
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "output_padding": self.output_padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_or_none(regularizers, self.kernel_regularizer),
-            "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
-            "activity_regularizer": serialize_or_none(regularizers, self.activity_regularizer),
-            "kernel_constraint": serialize_or_none(constraints, self.kernel_constraint),
-            "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
-        })
+        del config["groups"]
+        config["output_padding"] = self.output_padding
         return config

@@ -92,9 +92,8 @@ class BaseConv(Affine):
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels})
         self.compute_output_shape(input_shape)
         self.kernel = self.add_weight(
-            "kernel", self.kernel_size + (channels // self.groups, self.filters),
-            self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)
+            "kernel", self._kernel_shape(channels), self.kernel_initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
@@ -103,13 +102,19 @@ class BaseConv(Affine):
         self._geometries = {}
         self.built = True
 
+    def _kernel_shape(self, channels: int) -> tuple:
+        """``(*kernel_size, channels / groups, filters)``, Keras's layout."""
+        return self.kernel_size + (channels // self.groups, self.filters)
+
+    def _make_geometry(self, spatial) -> Geometry:
+        return Geometry.of_conv(spatial, self.kernel_size, self.strides, self.dilation_rate,
+                                self.padding, self.groups)
+
     def _geometry(self, spatial) -> Geometry:
         """How the kernel reads an input of these spatial sizes (cached per size)."""
         geometry = self._geometries.get(spatial)
         if geometry is None:
-            geometry = Geometry.of_conv(spatial, self.kernel_size, self.strides,
-                                        self.dilation_rate, self.padding, self.groups)
-            self._geometries[spatial] = geometry
+            geometry = self._geometries[spatial] = self._make_geometry(spatial)
         return geometry
 
     def _affine(self, x):
