@@ -1,7 +1,8 @@
-"""Builds the optional compiled module ``fcnet._fused`` (the fused optimizer updates).
+"""Builds the optional compiled modules ``fcnet._fused`` (the fused optimizer updates) and
+``fcnet._conv`` (max pooling, col2im and the relu backward with the bias gradient).
 
-Everything else is in pyproject.toml. The extension is optional: where no C compiler or
-no Python headers exist, the build warns, skips it, and fcnet runs on NumPy alone.
+Everything else is in pyproject.toml. The extensions are optional: where no C compiler or
+no Python headers exist, the build warns, skips them, and fcnet runs on NumPy alone.
 Flags keep float32 arithmetic exactly the NumPy reference's: no -ffast-math, and no
 fused multiply-add contraction (-ffp-contract=off), which would round differently.
 """
@@ -24,6 +25,7 @@ class BuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension("fcnet._fused", ["fcnet/_fused.c"], optional=True)],
+    ext_modules=[Extension("fcnet._fused", ["fcnet/_fused.c"], optional=True),
+                 Extension("fcnet._conv", ["fcnet/_conv.c"], optional=True)],
     cmdclass={"build_ext": BuildExt},
 )

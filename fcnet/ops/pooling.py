@@ -24,6 +24,7 @@ import itertools
 import math
 
 from fcnet import backend
+from fcnet.ops import compiled
 
 
 def pooling_geometry(spatial, pool_size, strides, padding: str):
@@ -80,24 +81,42 @@ def _check_output(x_shape, out_shape, pool_size, strides, padding):
 
 
 def max_pool_forward(x, pool_size, strides, padding: str = "valid"):
-    """``(y, ctx)``: the max of each window; ``ctx`` is what ``max_pool_backward`` needs."""
+    """``(y, ctx)``: the max of each window; ``ctx`` is what ``max_pool_backward`` needs.
+
+    With the compiled kernels (``fcnet.ops.compiled``: 1-D and 2-D float32 pooling),
+    ``ctx`` keeps each window's argmax instead of the padded input and ``y``."""
     out_shape, pads = pooling_geometry(x.shape[1:-1], pool_size, strides, padding)
     _check_output(x.shape, out_shape, pool_size, strides, padding)
     xp = backend.xp
     padded = _pad(x, pads, -xp.inf)
+    geometry = (x.shape, pads, tuple(pool_size), tuple(strides))
+    fast = compiled.max_pool_forward(padded, out_shape, pool_size, strides)
+    if fast is not None:
+        y, arg = fast
+        return y, (None, arg, padded.shape) + geometry
     slices = _window_slices(out_shape, pool_size, strides)
     y = padded[next(slices)].copy()
     for window in slices:
         xp.maximum(y, padded[window], out=y)
-    return y, (padded, y, x.shape, pads, tuple(pool_size), tuple(strides))
+    return y, (padded, y, padded.shape) + geometry
 
 
 def max_pool_backward(ctx, dy):
-    """``dx``: each ``dy`` goes to the first maximum of its window (an argmax's choice).
+    """``dx``: each ``dy`` goes to the first maximum of its window (an argmax's choice)."""
+    padded, y_or_arg, padded_shape, x_shape, pads, pool_size, strides = ctx
+    if padded is None:  # the compiled forward kept the argmax
+        dx = compiled.max_pool_backward(dy, y_or_arg, padded_shape, pool_size, strides)
+        if dx is None:
+            dx = _route_to_argmax(dy, y_or_arg, padded_shape, pool_size, strides)
+    else:
+        dx = _route_to_first_max(dy, padded, y_or_arg, pool_size, strides)
+    return dx[_inner(x_shape, pads)]
 
-    Offsets are visited in window order; ``rest`` holds the dy not yet routed, so a tie
-    later in the window finds it already taken."""
-    padded, y, x_shape, pads, pool_size, strides = ctx
+
+def _route_to_first_max(dy, padded, y, pool_size, strides):
+    """The padded ``dx`` from the padded input and ``y``: offsets are visited in window
+    order; ``rest`` holds the dy not yet routed, so a tie later in the window finds it
+    already taken."""
     xp = backend.xp
     dx = xp.zeros(padded.shape, dtype=dy.dtype)
     overlap = any(p > s for p, s in zip(pool_size, strides))
@@ -115,7 +134,17 @@ def max_pool_backward(ctx, dy):
             xp.multiply(rest, hit, out=routed)
         if k + 1 < len(windows):
             rest -= routed
-    return dx[_inner(x_shape, pads)]
+    return dx
+
+
+def _route_to_argmax(dy, arg, padded_shape, pool_size, strides):
+    """The padded ``dx`` from the argmax offsets ``arg`` the compiled forward kept (where
+    the compiled backward may not run: another dtype or layout of ``dy``)."""
+    xp = backend.xp
+    dx = xp.zeros(padded_shape, dtype=dy.dtype)
+    for k, window in enumerate(_window_slices(arg.shape[1:-1], pool_size, strides)):
+        dx[window] += dy * (arg == k)
+    return dx
 
 
 def _window_counts(x_shape, out_shape, pads, pool_size, strides, dtype):

@@ -1,0 +1,426 @@
+/* fcnet._conv: the element-wise passes of convolutional networks that NumPy runs as many
+ * strided ufunc calls, each as one plain loop (float32, channels-last arrays).
+ *
+ *   max_pool2d_forward   y = the max of each pooling window, and the offset of its first
+ *                        maximum in row-major window order (the argmax);
+ *   max_pool2d_backward  dx = dy scattered onto each window's argmax (added where windows
+ *                        overlap);
+ *   col2im2d             dx̃[n, o·s + j·d, c] += dcols[(n, o), (j, c)] (the adjoint of the
+ *                        patch copy), for the row layout of the patch matrix;
+ *   relu_backward_bias   dz = dy · [y > 0] and db[f] = Σ_rows dz[:, f] in one pass.
+ *
+ * Each is the NumPy reference's arithmetic (fcnet/ops/pooling.py, fcnet/ops/conv.py,
+ * fcnet/activations.py) in the same order, so the results are the reference's bits; the
+ * one exception is the bias sum, accumulated here in double and rounded once (NumPy sums
+ * rows in float32), so it may differ from the reference in the last bits.
+ *
+ * The caller (fcnet/ops/compiled.py) passes the shapes as integers; every buffer must be
+ * C-contiguous, of the format named and of exactly the size the shapes give, and the
+ * buffers written may not share memory with the others. Plain C: no threads, no OpenMP,
+ * no global mutable state; each kernel lets go of the GIL while it loops.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define MAX_BUFFERS 4
+
+typedef struct {
+    Py_buffer views[MAX_BUFFERS];
+    int writes[MAX_BUFFERS]; /* whether the kernel writes the buffer */
+    int count;
+} Buffers;
+
+static void release(Buffers *b)
+{
+    for (int i = 0; i < b->count; i++)
+        PyBuffer_Release(&b->views[i]);
+    b->count = 0;
+}
+
+/* The buffer's element format without a byte-order prefix of native order. */
+static const char *format_of(const Py_buffer *view)
+{
+    const char *f = view->format ? view->format : "B";
+    return (*f == '@' || *f == '=') ? f + 1 : f;
+}
+
+/* Acquires `obj` as a C-contiguous buffer of `n` elements of `format` ("f": float32,
+ * "i": int32), writable when asked; a buffer written may share no memory with another.
+ * Returns its data, or NULL with TypeError/ValueError set (and nothing held). */
+static void *acquire(Buffers *b, PyObject *obj, const char *name, const char *format,
+                     Py_ssize_t n, int writable)
+{
+    Py_buffer *view = &b->views[b->count];
+    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
+        PyErr_Format(PyExc_TypeError, "`%s` must be a buffer. Received: %.100s",
+                     name, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    const char *f = format_of(view);
+    int ok_format = view->itemsize == 4 && (strcmp(f, format) == 0
+                    || (format[0] == 'i' && strcmp(f, "l") == 0 && sizeof(long) == 4));
+    if (!ok_format) {
+        PyErr_Format(PyExc_TypeError, "`%s` must be a %s buffer. Received: format '%s', "
+                     "itemsize %zd", name, format[0] == 'f' ? "float32" : "int32",
+                     f, view->itemsize);
+        PyBuffer_Release(view);
+        return NULL;
+    }
+    const char *problem = NULL;
+    if (!PyBuffer_IsContiguous(view, 'C'))
+        problem = "is not C-contiguous";
+    else if (writable && view->readonly)
+        problem = "is read-only";
+    else if (view->len / 4 != n)
+        problem = "has the wrong number of elements";
+    if (problem) {
+        PyErr_Format(PyExc_ValueError, "`%s` must be a C-contiguous%s buffer of %zd "
+                     "elements. Received: one that %s (%zd elements)", name,
+                     writable ? ", writable" : "", n, problem, view->len / 4);
+        PyBuffer_Release(view);
+        return NULL;
+    }
+    const char *lo = view->buf, *hi = lo + view->len;
+    for (int i = 0; i < b->count; i++) {
+        const char *olo = b->views[i].buf, *ohi = olo + b->views[i].len;
+        if ((writable || b->writes[i]) && n > 0 && lo < ohi && olo < hi) {
+            PyErr_Format(PyExc_ValueError, "`%s` overlaps another buffer of the call. "
+                         "Received: buffers sharing memory", name);
+            PyBuffer_Release(view);
+            return NULL;
+        }
+    }
+    b->writes[b->count++] = writable;
+    return view->buf;
+}
+
+static int positive(const Py_ssize_t *values, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (values[i] <= 0) {
+            PyErr_Format(PyExc_ValueError, "Every size, stride and dilation must be "
+                         "positive. Received: %zd", values[i]);
+            return 0;
+        }
+    return 1;
+}
+
+/* ---- max pooling ---------------------------------------------------------------------- */
+
+/* Geometry of a 2-D pooling on an already padded input x (N, H, W, C) → y (N, OH, OW, C). */
+typedef struct {
+    Py_ssize_t n, h, w, c, oh, ow, ph, pw, sh, sw;
+} Pool;
+
+static int parse_pool(PyObject *args, PyObject **a, PyObject **b, PyObject **c, Pool *p)
+{
+    if (!PyArg_ParseTuple(args, "OOOnnnnnnnnnn", a, b, c, &p->n, &p->h, &p->w, &p->c,
+                          &p->oh, &p->ow, &p->ph, &p->pw, &p->sh, &p->sw))
+        return 0;
+    if (!positive(&p->n, 10))
+        return 0;
+    if ((p->oh - 1) * p->sh + p->ph > p->h || (p->ow - 1) * p->sw + p->pw > p->w) {
+        PyErr_Format(PyExc_ValueError, "The windows must lie inside the (padded) input. "
+                     "Received: input %zdx%zd, output %zdx%zd, pool %zdx%zd, strides %zdx%zd",
+                     p->h, p->w, p->oh, p->ow, p->ph, p->pw, p->sh, p->sw);
+        return 0;
+    }
+    return 1;
+}
+
+/* y, arg of each window: per sample, the first offset copied, then each later offset in
+ * window order compared over all windows at once (strictly greater wins: the first
+ * maximum stays), as the reference's np.maximum passes run. */
+static void pool_forward(const float *restrict x, float *restrict y, int *restrict arg,
+                         const Pool *p)
+{
+    const Py_ssize_t C = p->c, out = p->oh * p->ow * C;
+    for (Py_ssize_t n = 0; n < p->n; n++)
+        for (Py_ssize_t i = 0; i < p->ph; i++)
+            for (Py_ssize_t j = 0; j < p->pw; j++) {
+                const int k = (int)(i * p->pw + j);
+                for (Py_ssize_t oh = 0; oh < p->oh; oh++) {
+                    float *restrict yr = y + n * out + oh * p->ow * C;
+                    int *restrict ar = arg + n * out + oh * p->ow * C;
+                    const float *restrict xr = x + ((n * p->h + oh * p->sh + i) * p->w + j) * C;
+                    if (k == 0) {
+                        for (Py_ssize_t ow = 0; ow < p->ow; ow++)
+                            for (Py_ssize_t c = 0; c < C; c++) {
+                                yr[ow * C + c] = xr[ow * p->sw * C + c];
+                                ar[ow * C + c] = 0;
+                            }
+                        continue;
+                    }
+                    for (Py_ssize_t ow = 0; ow < p->ow; ow++) {
+                        const float *restrict xs = xr + ow * p->sw * C;
+                        float *restrict ys = yr + ow * C;
+                        int *restrict as = ar + ow * C;
+                        for (Py_ssize_t c = 0; c < C; c++) {
+                            /* a NaN wins, as np.maximum propagates it */
+                            float v = xs[c], m = ys[c];
+                            int take = (v > m) | (v != v);
+                            ys[c] = take ? v : m;
+                            as[c] = take ? k : as[c];
+                        }
+                    }
+                }
+            }
+}
+
+PyDoc_STRVAR(max_pool2d_forward_doc,
+"max_pool2d_forward(x, y, arg, n, h, w, c, oh, ow, ph, pw, sh, sw)\n--\n\n"
+"y[n, o, c] = max of x over window o (ph x pw, strides sh x sw) of the padded input\n"
+"x (n, h, w, c); arg[n, o, c] = the row-major offset (i * pw + j) of its first maximum.\n"
+"x, y float32; arg int32; all C-contiguous.");
+
+static PyObject *max_pool2d_forward(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *yo, *ao;
+    Pool p;
+    Buffers b = {.count = 0};
+    if (!parse_pool(args, &xo, &yo, &ao, &p))
+        return NULL;
+    if ((Py_ssize_t)p.ph * p.pw > 0x7fffffff) {
+        PyErr_SetString(PyExc_ValueError, "The pool window is too large.");
+        return NULL;
+    }
+    const float *x = acquire(&b, xo, "x", "f", p.n * p.h * p.w * p.c, 0);
+    float *y = x ? acquire(&b, yo, "y", "f", p.n * p.oh * p.ow * p.c, 1) : NULL;
+    int *arg = y ? acquire(&b, ao, "arg", "i", p.n * p.oh * p.ow * p.c, 1) : NULL;
+    if (!arg) {
+        release(&b);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    pool_forward(x, y, arg, &p);
+    Py_END_ALLOW_THREADS
+    release(&b);
+    Py_RETURN_NONE;
+}
+
+/* dx (zeroed here) += dy on each argmax. Offsets are visited one at a time over all windows
+ * of a sample, in window order, as the reference adds them: the same sums, in the same
+ * order, where windows overlap. Returns 0, or -1 on an argmax outside the window. */
+static int pool_backward(const float *restrict dy, const int *restrict arg,
+                         float *restrict dx, const Pool *p)
+{
+    const Py_ssize_t C = p->c, K = p->ph * p->pw;
+    const Py_ssize_t out = p->oh * p->ow * C;
+    int bad = 0;
+    memset(dx, 0, sizeof(float) * (size_t)(p->n * p->h * p->w * C));
+    for (Py_ssize_t i = 0; i < out * p->n; i++)
+        bad |= (unsigned)arg[i] >= (unsigned)K;
+    if (bad)
+        return -1;
+    for (Py_ssize_t n = 0; n < p->n; n++)
+        for (Py_ssize_t i = 0; i < p->ph; i++)
+            for (Py_ssize_t j = 0; j < p->pw; j++) {
+                const int k = (int)(i * p->pw + j);
+                for (Py_ssize_t oh = 0; oh < p->oh; oh++)
+                    for (Py_ssize_t ow = 0; ow < p->ow; ow++) {
+                        Py_ssize_t o = n * out + (oh * p->ow + ow) * C;
+                        const float *restrict d = dy + o;
+                        const int *restrict a = arg + o;
+                        float *restrict t = dx + ((n * p->h + oh * p->sh + i) * p->w
+                                                  + ow * p->sw + j) * C;
+                        for (Py_ssize_t c = 0; c < C; c++) {
+                            float hit = a[c] == k ? 1.0f : 0.0f;
+                            t[c] += d[c] * hit; /* the reference's dy · hit */
+                        }
+                    }
+            }
+    return 0;
+}
+
+PyDoc_STRVAR(max_pool2d_backward_doc,
+"max_pool2d_backward(dy, arg, dx, n, h, w, c, oh, ow, ph, pw, sh, sw)\n--\n\n"
+"dx (n, h, w, c), the padded input's gradient, set to dy routed to each window's argmax\n"
+"(the arg max_pool2d_forward wrote); added where windows overlap.");
+
+static PyObject *max_pool2d_backward(PyObject *self, PyObject *args)
+{
+    PyObject *dyo, *ao, *dxo;
+    Pool p;
+    Buffers b = {.count = 0};
+    if (!parse_pool(args, &dyo, &ao, &dxo, &p))
+        return NULL;
+    const float *dy = acquire(&b, dyo, "dy", "f", p.n * p.oh * p.ow * p.c, 0);
+    const int *arg = dy ? acquire(&b, ao, "arg", "i", p.n * p.oh * p.ow * p.c, 0) : NULL;
+    float *dx = arg ? acquire(&b, dxo, "dx", "f", p.n * p.h * p.w * p.c, 1) : NULL;
+    if (!dx) {
+        release(&b);
+        return NULL;
+    }
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = pool_backward(dy, arg, dx, &p);
+    Py_END_ALLOW_THREADS
+    release(&b);
+    if (status < 0) {
+        PyErr_Format(PyExc_ValueError, "`arg` must hold window offsets in [0, %zd). "
+                     "Received: an offset outside", p.ph * p.pw);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- col2im ----------------------------------------------------------------------------- */
+
+typedef struct {
+    Py_ssize_t n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw;
+} Cols;
+
+static void col2im(const float *restrict dcols, float *restrict dx, const Cols *q)
+{
+    const Py_ssize_t C = q->c, cg = q->c / q->g, K = q->kh * q->kw * cg;
+    const Py_ssize_t row = q->g * K; /* one patch row: (g, kh, kw, c/g) */
+    memset(dx, 0, sizeof(float) * (size_t)(q->n * q->h * q->w * C));
+    for (Py_ssize_t n = 0; n < q->n; n++)
+        for (Py_ssize_t i = 0; i < q->kh; i++)
+            for (Py_ssize_t j = 0; j < q->kw; j++)  /* offsets in the reference's order */
+                for (Py_ssize_t oh = 0; oh < q->oh; oh++)
+                    for (Py_ssize_t ow = 0; ow < q->ow; ow++) {
+                        const float *src = dcols + ((n * q->oh + oh) * q->ow + ow) * row
+                                           + (i * q->kw + j) * cg;
+                        float *dst = dx + ((n * q->h + oh * q->sh + i * q->dh) * q->w
+                                           + ow * q->sw + j * q->dw) * C;
+                        for (Py_ssize_t g = 0; g < q->g; g++) {
+                            const float *restrict s = src + g * K;
+                            float *restrict t = dst + g * cg;
+                            for (Py_ssize_t c = 0; c < cg; c++)
+                                t[c] += s[c];
+                        }
+                    }
+}
+
+PyDoc_STRVAR(col2im2d_doc,
+"col2im2d(dcols, dx, n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw)\n--\n\n"
+"dx (n, h, w, c), the padded input's gradient, set to the sum over patches:\n"
+"dx[n, o*s + j*d, (g, c)] += dcols[n, o, g, j, c] for dcols (n, oh, ow, g, kh, kw, c/g).");
+
+static PyObject *col2im2d(PyObject *self, PyObject *args)
+{
+    PyObject *dco, *dxo;
+    Cols q;
+    Buffers b = {.count = 0};
+    if (!PyArg_ParseTuple(args, "OOnnnnnnnnnnnnn", &dco, &dxo, &q.n, &q.h, &q.w, &q.c, &q.g,
+                          &q.oh, &q.ow, &q.kh, &q.kw, &q.sh, &q.sw, &q.dh, &q.dw))
+        return NULL;
+    if (!positive(&q.n, 13))
+        return NULL;
+    if (q.c % q.g || (q.oh - 1) * q.sh + (q.kh - 1) * q.dh >= q.h
+        || (q.ow - 1) * q.sw + (q.kw - 1) * q.dw >= q.w) {
+        PyErr_Format(PyExc_ValueError, "The patches must lie inside the (padded) input and "
+                     "the groups divide the channels. Received: input %zdx%zdx%zd, output "
+                     "%zdx%zd, kernel %zdx%zd, strides %zdx%zd, dilation %zdx%zd, groups %zd",
+                     q.h, q.w, q.c, q.oh, q.ow, q.kh, q.kw, q.sh, q.sw, q.dh, q.dw, q.g);
+        return NULL;
+    }
+    const float *dcols = acquire(&b, dco, "dcols", "f", q.n * q.oh * q.ow * q.kh * q.kw * q.c,
+                                 0);
+    float *dx = dcols ? acquire(&b, dxo, "dx", "f", q.n * q.h * q.w * q.c, 1) : NULL;
+    if (!dx) {
+        release(&b);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    col2im(dcols, dx, &q);
+    Py_END_ALLOW_THREADS
+    release(&b);
+    Py_RETURN_NONE;
+}
+
+/* ---- relu backward with the bias gradient ------------------------------------------------ */
+
+static void relu_bias(const float *restrict dy, const float *restrict y, float *restrict dz,
+                      float *restrict db, double *restrict acc, Py_ssize_t rows, Py_ssize_t f,
+                      int add)
+{
+    for (Py_ssize_t k = 0; k < f; k++)
+        acc[k] = 0.0;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        const float *restrict dyr = dy + r * f, *restrict yr = y + r * f;
+        float *restrict dzr = dz + r * f;
+        for (Py_ssize_t k = 0; k < f; k++) {
+            float positive = yr[k] > 0.0f ? 1.0f : 0.0f;
+            float v = dyr[k] * positive; /* the reference's dy * (y > 0) */
+            dzr[k] = v;
+            acc[k] += (double)v;
+        }
+    }
+    for (Py_ssize_t k = 0; k < f; k++)
+        db[k] = add ? db[k] + (float)acc[k] : (float)acc[k];
+}
+
+PyDoc_STRVAR(relu_backward_bias_doc,
+"relu_backward_bias(dy, y, dz, db, rows, f, add)\n--\n\n"
+"dz = dy * (y > 0) for (rows, f) arrays, and db (f,) = the column sums of dz (summed in\n"
+"double, rounded once), written (add false) or added (add true).");
+
+static PyObject *relu_backward_bias(PyObject *self, PyObject *args)
+{
+    PyObject *dyo, *yo, *dzo, *dbo;
+    Py_ssize_t rows, f;
+    int add;
+    Buffers b = {.count = 0};
+    if (!PyArg_ParseTuple(args, "OOOOnnp", &dyo, &yo, &dzo, &dbo, &rows, &f, &add))
+        return NULL;
+    if (rows < 0 || f <= 0) {
+        PyErr_Format(PyExc_ValueError, "`rows` must be >= 0 and `f` > 0. Received: rows=%zd, "
+                     "f=%zd", rows, f);
+        return NULL;
+    }
+    const float *dy = acquire(&b, dyo, "dy", "f", rows * f, 0);
+    const float *y = dy ? acquire(&b, yo, "y", "f", rows * f, 0) : NULL;
+    float *dz = y ? acquire(&b, dzo, "dz", "f", rows * f, 1) : NULL;
+    float *db = dz ? acquire(&b, dbo, "db", "f", f, 1) : NULL;
+    double *acc = db ? PyMem_New(double, (size_t)f) : NULL;
+    if (!acc) {
+        if (db)
+            PyErr_NoMemory();
+        release(&b);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    relu_bias(dy, y, dz, db, acc, rows, f, add);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(acc);
+    release(&b);
+    Py_RETURN_NONE;
+}
+
+/* ---- the module ---------------------------------------------------------------------- */
+
+static PyMethodDef methods[] = {
+    {"max_pool2d_forward", max_pool2d_forward, METH_VARARGS, max_pool2d_forward_doc},
+    {"max_pool2d_backward", max_pool2d_backward, METH_VARARGS, max_pool2d_backward_doc},
+    {"col2im2d", col2im2d, METH_VARARGS, col2im2d_doc},
+    {"relu_backward_bias", relu_backward_bias, METH_VARARGS, relu_backward_bias_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot slots[] = {
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#ifdef Py_GIL_DISABLED
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "fcnet._conv",
+    .m_doc = "Element-wise passes of convolutional networks (max pooling, col2im, relu "
+             "backward with the bias gradient), one loop each, float32, channels-last.",
+    .m_size = 0,
+    .m_methods = methods,
+    .m_slots = slots,
+};
+
+PyMODINIT_FUNC PyInit__conv(void)
+{
+    return PyModuleDef_Init(&module);
+}

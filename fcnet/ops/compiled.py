@@ -1,0 +1,121 @@
+"""The compiled element-wise kernels of convolutional networks, ``fcnet._conv``, where
+they are built and wanted.
+
+NumPy runs max pooling, ``col2im`` and the relu backward as many strided whole-array
+passes; ``fcnet._conv`` (``fcnet/_conv.c``, an optional extension, DESIGN §4) runs each as
+one loop over channels-last float32 arrays, with the reference's arithmetic in the
+reference's order (the bias sum excepted: summed in double, rounded once). The NumPy code
+in ``fcnet.ops.pooling``, ``fcnet.ops.conv`` and ``fcnet.activations`` stays the
+reference and the fallback.
+
+Each function here returns its result, or None where the compiled kernel may not run:
+the extension was not built (no compiler), the environment variable ``FCNET_FUSED`` is
+``"0"`` (read at each call), the backend is not NumPy, an array is not a float32 NumPy
+array, or not C-contiguous where the kernel needs it, or the shape is one the kernel does
+not cover. The caller then runs its NumPy code.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy
+
+from fcnet import backend
+
+try:
+    from fcnet import _conv as kernels
+except ImportError:  # built without a C compiler: NumPy alone
+    kernels = None
+
+
+def enabled() -> bool:
+    """Whether the compiled kernels may run now (built, wanted, NumPy backend)."""
+    return (kernels is not None and backend.xp is numpy
+            and os.environ.get("FCNET_FUSED", "1").strip() != "0")
+
+
+def _float32(*arrays, contiguous=True) -> bool:
+    return all(type(a) is numpy.ndarray and a.dtype == numpy.float32
+               and (a.flags.c_contiguous or not contiguous) for a in arrays)
+
+
+def max_pool_forward(padded, out_shape, pool_size, strides):
+    """``(y, arg)`` for a 1-D or 2-D max pooling of the padded input ``(N, *P, C)``:
+    ``y (N, *O, C)`` the maxima, ``arg`` (int32, same shape) the row-major offset of each
+    window's first maximum (a strided input is copied first). None where the kernel may
+    not run."""
+    if len(pool_size) not in (1, 2) or not enabled() or not _float32(padded, contiguous=False):
+        return None
+    padded = numpy.ascontiguousarray(padded)
+    n, c = padded.shape[0], padded.shape[-1]
+    h, w = (1,) + padded.shape[1:-1] if len(pool_size) == 1 else padded.shape[1:-1]
+    oh, ow = (1,) + tuple(out_shape) if len(pool_size) == 1 else out_shape
+    ph, pw = (1,) + tuple(pool_size) if len(pool_size) == 1 else pool_size
+    sh, sw = (1,) + tuple(strides) if len(strides) == 1 else strides
+    shape = (n,) + tuple(out_shape) + (c,)
+    y = numpy.empty(shape, dtype=numpy.float32)
+    arg = numpy.empty(shape, dtype=numpy.int32)
+    if y.size:
+        kernels.max_pool2d_forward(padded, y, arg, n, h, w, c, oh, ow, ph, pw, sh, sw)
+    return y, arg
+
+
+def max_pool_backward(dy, arg, padded_shape, pool_size, strides):
+    """``dx̃ (N, *P, C)``: ``dy`` routed to the argmax ``arg`` of each window (added where
+    windows overlap). None where the kernel may not run."""
+    if not enabled() or not _float32(dy, contiguous=False) or dy.shape != arg.shape:
+        return None
+    dy = numpy.ascontiguousarray(dy)
+    n, c = padded_shape[0], padded_shape[-1]
+    one = len(pool_size) == 1
+    h, w = (1,) + tuple(padded_shape[1:-1]) if one else padded_shape[1:-1]
+    oh, ow = (1,) + tuple(dy.shape[1:-1]) if one else dy.shape[1:-1]
+    ph, pw = (1,) + tuple(pool_size) if one else pool_size
+    sh, sw = (1,) + tuple(strides) if one else strides
+    dx = numpy.empty(padded_shape, dtype=numpy.float32)
+    if dy.size:
+        kernels.max_pool2d_backward(dy, arg, dx, n, h, w, c, oh, ow, ph, pw, sh, sw)
+    else:
+        dx.fill(0)
+    return dx
+
+
+def col2im(dcols, geometry, n: int, channels: int):
+    """``dx̃ (N, *P, C)``, the padded input's gradient, from the patch gradients
+    ``dcols (g, M, K)`` of a 1-D or 2-D convolution in the row layout (``dcols[g]`` rows
+    ``(n, o)``, columns ``(j, c)``; ``dcols.transpose(1, 0, 2)`` C-contiguous). None where
+    the kernel may not run (the transposed layout included)."""
+    r = len(geometry.out)
+    if r not in (1, 2) or not enabled():
+        return None
+    rows = dcols.transpose(1, 0, 2)
+    if not _float32(rows):
+        return None
+    one = r == 1
+    h, w = (1,) + geometry.padded if one else geometry.padded
+    oh, ow = (1,) + geometry.out if one else geometry.out
+    kh, kw = (1,) + geometry.kernel if one else geometry.kernel
+    sh, sw = (1,) + geometry.strides if one else geometry.strides
+    dh, dw = (1,) + geometry.dilation if one else geometry.dilation
+    dx = numpy.empty((n,) + geometry.padded + (channels,), dtype=numpy.float32)
+    if dx.size and rows.size:
+        kernels.col2im2d(rows, dx, n, h, w, channels, geometry.groups, oh, ow, kh, kw,
+                         sh, sw, dh, dw)
+    else:
+        dx.fill(0)
+    return dx
+
+
+def relu_backward_bias(dy, y, db, add: bool):
+    """``dz = dy · [y > 0]`` (a new array; ``dy`` is never written) with ``db``, the bias
+    gradient ``Σ_{rows} dz`` over every axis but the last, written into ``db`` (``add``
+    False) or added to it (``add`` True). None where the kernel may not run."""
+    if (not enabled() or not _float32(dy, y, db) or dy.shape != y.shape or db.ndim != 1
+            or dy.ndim == 0 or dy.shape[-1] != db.shape[0] or db.shape[0] == 0):
+        return None
+    if numpy.may_share_memory(db, dy) or numpy.may_share_memory(db, y):
+        return None
+    dz = numpy.empty_like(dy)
+    kernels.relu_backward_bias(dy, y, dz, db, dy.size // db.shape[0], db.shape[0], add)
+    return dz
