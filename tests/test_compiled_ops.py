@@ -152,3 +152,61 @@ def test_max_pooling_layers_equal_numpy(numpy_only):
             dx0 = layer.backward(ctx0, dy)
         np.testing.assert_array_equal(y, y0)
         np.testing.assert_array_equal(dx, dx0)
+
+
+# ---- col2im ------------------------------------------------------------------------------
+
+CONVS = [  # (spatial input, kernel, strides, dilation, padding, channels, groups)
+    ((9, 9), (3, 3), (1, 1), (1, 1), "valid", 16, 1),
+    ((10, 9), (3, 2), (2, 1), (1, 1), "same", 8, 1),
+    ((11, 11), (3, 3), (1, 1), (2, 2), "same", 12, 1),    # dilation
+    ((12, 10), (2, 3), (3, 2), (1, 2), "valid", 9, 1),    # strides wider than the kernel
+    ((8, 8), (3, 3), (1, 1), (1, 1), "same", 32, 2),      # groups
+    ((13,), (3,), (1,), (1,), "valid", 10, 1),            # 1-D
+    ((14,), (4,), (2,), (2,), "same", 16, 1),
+    ((15,), (3,), (1,), (1,), "causal", 8, 1),
+]
+
+
+@pytest.mark.parametrize("size, kernel, strides, dilation, padding, channels, groups", CONVS)
+def test_col2im_equals_numpy(size, kernel, strides, dilation, padding, channels, groups,
+                             numpy_only):
+    rng = np.random.default_rng(len(size) * 100 + channels)
+    geometry = conv.Geometry.of_conv(size, kernel, strides, dilation, padding, groups)
+    n, filters = 3, 6 * groups
+    w = _rand(rng, *kernel, channels // groups, filters)
+    dz = _rand(rng, n, *geometry.out, filters)
+    shape = (n,) + tuple(size) + (channels,)
+    dx = conv.conv_input_gradient(dz, w, geometry, shape)
+    dcols = conv.empty_cols(geometry, n, channels, np.float32)
+    dcols[...] = _rand(rng, *dcols.shape)
+    padded = conv.col2im(dcols, geometry, n, channels, crop=False)
+    assert compiled.col2im(dcols, geometry, n, channels) is not None  # the kernel runs
+    with numpy_only():
+        dx0 = conv.conv_input_gradient(dz, w, geometry, shape)
+        padded0 = conv.col2im(dcols, geometry, n, channels, crop=False)
+    assert dx.dtype == np.float32 and dx.shape == shape
+    np.testing.assert_array_equal(dx, dx0)  # the same sums in the same order
+    np.testing.assert_array_equal(padded, padded0)
+
+
+def test_col2im_is_the_adjoint_of_im2col():
+    rng = np.random.default_rng(5)
+    geometry = conv.Geometry.of_conv((9, 8), (3, 3), (2, 1), (1, 2), "same")
+    x = _rand(rng, 2, 9, 8, 16)
+    cols = conv.im2col(conv.pad(x, geometry), geometry)
+    dcols = conv.empty_cols(geometry, 2, 16, np.float32)
+    dcols[...] = _rand(rng, *dcols.shape)
+    dx = conv.col2im(dcols, geometry, 2, 16)
+    lhs = np.sum(cols.astype(np.float64) * dcols)
+    np.testing.assert_allclose(lhs, np.sum(x.astype(np.float64) * dx), rtol=1e-5)
+
+
+def test_conv_transpose_forward_equals_numpy(numpy_only):
+    rng = np.random.default_rng(6)
+    geometry = conv.Geometry.of_conv_transpose((5, 6), (3, 3), (2, 2), (1, 1), "same")
+    x, w = _rand(rng, 2, 5, 6, 10), _rand(rng, 3, 3, 12, 10)
+    z, _ = conv.conv_transpose_forward(x, w, None, geometry)
+    with numpy_only():
+        z0, _ = conv.conv_transpose_forward(x, w, None, geometry)
+    np.testing.assert_array_equal(z, z0)

@@ -45,6 +45,7 @@ import math
 from numpy.lib.stride_tricks import as_strided
 
 from fcnet import backend
+from fcnet.ops import compiled
 
 # Below this many channels per group the patches are laid out one row per (j, c).
 _FEW_CHANNELS = 8
@@ -204,7 +205,9 @@ def col2im(dcols, geometry: Geometry, n: int, channels: int, crop: bool = True):
     """The adjoint of ``im2col``: ``dx̃[n, o·s + j·d, c] += dcols[(n, o), (j, c)]``, one
     strided add per kernel offset ``j``; the padding is cut off when ``crop``.
 
-    ``dcols``: ``(g, M, K)`` in either layout ``empty_cols`` makes.
+    ``dcols``: ``(g, M, K)`` in either layout ``empty_cols`` makes. The row layout of a 1-D
+    or 2-D float32 convolution runs on the compiled kernel (``fcnet.ops.compiled``), which
+    adds in the same order.
     """
     xp = backend.xp
     g, r = geometry.groups, len(geometry.out)
@@ -212,14 +215,16 @@ def col2im(dcols, geometry: Geometry, n: int, channels: int, crop: bool = True):
         dx = dcols.transpose(1, 0, 2).reshape((n,) + geometry.padded + (channels,))
         return dx
     cg = channels // g
-    dview = _cols_as_view(dcols, geometry, n, cg)  # (N, *O, g, *k, C/g)
-    dx = xp.zeros((n,) + geometry.padded + (g, cg), dtype=dcols.dtype)
-    for j in _offsets(geometry.kernel):
-        target = (slice(None),) + tuple(
-            slice(jj * d, jj * d + (o - 1) * s + 1, s) for jj, d, o, s in
-            zip(j, geometry.dilation, geometry.out, geometry.strides))
-        dx[target] += dview[(slice(None),) * (r + 2) + j]
-    dx = dx.reshape((n,) + geometry.padded + (channels,))
+    dx = None if _few(cg) else compiled.col2im(dcols, geometry, n, channels)
+    if dx is None:  # the reference
+        dview = _cols_as_view(dcols, geometry, n, cg)  # (N, *O, g, *k, C/g)
+        dx = xp.zeros((n,) + geometry.padded + (g, cg), dtype=dcols.dtype)
+        for j in _offsets(geometry.kernel):
+            target = (slice(None),) + tuple(
+                slice(jj * d, jj * d + (o - 1) * s + 1, s) for jj, d, o, s in
+                zip(j, geometry.dilation, geometry.out, geometry.strides))
+            dx[target] += dview[(slice(None),) * (r + 2) + j]
+        dx = dx.reshape((n,) + geometry.padded + (channels,))
     return dx[_inner(geometry)] if crop else dx
 
 
