@@ -210,3 +210,150 @@ def test_conv_transpose_forward_equals_numpy(numpy_only):
     with numpy_only():
         z0, _ = conv.conv_transpose_forward(x, w, None, geometry)
     np.testing.assert_array_equal(z, z0)
+
+
+# ---- relu backward with the bias gradient ------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(7, 13), (4, 6, 5, 33), (1, 1), (0, 8)])
+@pytest.mark.parametrize("add", [False, True])
+def test_relu_backward_bias_equals_numpy(shape, add):
+    rng = np.random.default_rng(sum(shape))
+    y = np.maximum(_rand(rng, *shape), 0)
+    y[..., :1] = 0  # a column that passes nothing
+    dy = _rand(rng, *shape)
+    dy_before = dy.copy()
+    db = _rand(rng, shape[-1])
+    db0 = db.copy()
+    dz = compiled.relu_backward_bias(dy, y, db, add)
+    expected = dy * (y > 0)
+    np.testing.assert_array_equal(dz, expected)  # the reference's bits
+    np.testing.assert_array_equal(dy, dy_before)  # dy is never written
+    assert dz is not dy and dz.dtype == np.float32
+    total = expected.reshape(-1, shape[-1]).astype(np.float64).sum(axis=0)
+    want = (db0 + total.astype(np.float32)) if add else total.astype(np.float32)
+    np.testing.assert_allclose(db, want, rtol=1e-6, atol=1e-6)
+
+
+def test_relu_backward_bias_declines_what_the_kernel_does_not_take(numpy_only):
+    rng = np.random.default_rng(7)
+    y, dy, db = _rand(rng, 5, 4), _rand(rng, 5, 4), np.zeros(4, np.float32)
+    assert compiled.relu_backward_bias(dy.astype(np.float64), y, db, False) is None
+    assert compiled.relu_backward_bias(dy.T.copy().T, y, db, False) is None  # Fortran order
+    assert compiled.relu_backward_bias(dy, y, np.zeros(3, np.float32), False) is None
+    with numpy_only():
+        assert compiled.relu_backward_bias(dy, y, db, False) is None
+
+
+def test_kernels_check_their_arguments():
+    k = compiled.kernels
+    x = np.zeros((1, 4, 4, 2), np.float32)
+    y, arg = np.zeros((1, 2, 2, 2), np.float32), np.zeros((1, 2, 2, 2), np.int32)
+    with pytest.raises(TypeError, match="`x` must be a float32 buffer"):
+        k.max_pool2d_forward(x.astype(np.float64), y, arg, 1, 4, 4, 2, 2, 2, 2, 2, 2, 2)
+    with pytest.raises(TypeError, match="`arg` must be a int32 buffer|`arg` must be a"):
+        k.max_pool2d_forward(x, y, arg.astype(np.int64), 1, 4, 4, 2, 2, 2, 2, 2, 2, 2)
+    with pytest.raises(ValueError, match="inside the"):
+        k.max_pool2d_forward(x, y, arg, 1, 4, 4, 2, 2, 2, 3, 3, 2, 2)
+    with pytest.raises(ValueError, match="wrong number of elements"):
+        k.max_pool2d_forward(x[:, :3], y, arg, 1, 4, 4, 2, 2, 2, 2, 2, 2, 2)
+    with pytest.raises(ValueError, match="positive"):
+        k.max_pool2d_forward(x, y, arg, 1, 4, 4, 2, 2, 2, 2, 2, 0, 2)
+    with pytest.raises(ValueError, match="window offsets"):
+        k.max_pool2d_backward(y, arg + 4, x, 1, 4, 4, 2, 2, 2, 2, 2, 2, 2)
+    with pytest.raises(ValueError, match="overlaps"):
+        k.relu_backward_bias(y, y, y, y.reshape(-1)[:2], 4, 2, False)
+    with pytest.raises(ValueError, match="read-only|C-contiguous"):
+        ro = y.copy()
+        ro.flags.writeable = False
+        k.max_pool2d_forward(x, ro, arg, 1, 4, 4, 2, 2, 2, 2, 2, 2, 2)
+
+
+# ---- through the layers and a training model ---------------------------------------------
+
+def _layer_pass(layer, x, dy, overwrite_first=True):
+    from fcnet.layers import Step
+    step = Step()
+    if not overwrite_first:
+        step.first_write(layer)
+    y, ctx = layer.forward_step(x, True, step)
+    dx = layer.backward_step(ctx, dy, step)
+    return y, dx, [w.grad.copy() for w in layer.trainable_weights]
+
+
+@pytest.mark.parametrize("make, x_shape", [
+    (lambda: fcnet.layers.Dense(7, activation="relu"), (6, 5)),
+    (lambda: fcnet.layers.Conv2D(9, 3, padding="same", activation="relu"), (2, 6, 6, 8)),
+    (lambda: fcnet.layers.Conv1D(8, 3, strides=2, activation="relu"), (3, 11, 8)),
+])
+@pytest.mark.parametrize("overwrite_first", [True, False])
+def test_relu_layers_equal_numpy(make, x_shape, overwrite_first, numpy_only):
+    rng = np.random.default_rng(8)
+    layer = make()
+    layer.build(x_shape)
+    x = _rand(rng, *x_shape)
+    dy = _rand(rng, *layer.compute_output_shape(x_shape))
+    dy_before = dy.copy()
+    for w in layer.trainable_weights:
+        w.grad[...] = 1.0  # what an earlier write of the pass left (adding keeps it)
+    y, dx, grads = _layer_pass(layer, x, dy, overwrite_first)
+    for w in layer.trainable_weights:
+        w.grad[...] = 1.0
+    with numpy_only():
+        y0, dx0, grads0 = _layer_pass(layer, x, dy, overwrite_first)
+    np.testing.assert_array_equal(dy, dy_before)
+    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_allclose(dx, dx0, rtol=1e-6, atol=1e-6)
+    for g, g0 in zip(grads, grads0):
+        np.testing.assert_allclose(g, g0, rtol=1e-5, atol=1e-5)  # bias: summed in double
+
+
+def test_other_activations_and_frozen_bias_take_the_reference_path(monkeypatch):
+    calls = []
+    real = compiled.relu_backward_bias
+    monkeypatch.setattr(compiled, "relu_backward_bias",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(9)
+    x, dy = _rand(rng, 4, 5), _rand(rng, 4, 3)
+    for layer in [fcnet.layers.Dense(3, activation="tanh"),
+                  fcnet.layers.Dense(3, activation="relu", use_bias=False)]:
+        layer.build(x.shape)
+        _layer_pass(layer, x, dy)
+    frozen = fcnet.layers.Dense(3, activation="relu")
+    frozen.build(x.shape)
+    frozen.bias.trainable = False
+    _layer_pass(frozen, x, dy)
+    assert calls == []
+    used = fcnet.layers.Dense(3, activation="relu")
+    used.build(x.shape)
+    _layer_pass(used, x, dy)
+    assert calls == [1]
+
+
+def _train_cnn(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((48, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, size=48)
+    layers = fcnet.layers
+    model = fcnet.Sequential([
+        fcnet.Input((12, 12, 1)),
+        layers.Conv2D(8, 3, activation="relu"),
+        layers.Conv2D(16, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(16, 3, activation="relu"),
+        layers.MaxPooling2D(2, strides=1),
+        layers.Flatten(), layers.Dense(16, activation="relu"), layers.Dense(4)])
+    init = np.random.default_rng(seed + 1)
+    model.set_weights([init.standard_normal(w.shape).astype(np.float32) * 0.3
+                       for w in model.get_weights()])
+    model.compile(optimizer=fcnet.optimizers.SGD(0.05),
+                  loss=fcnet.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return model.get_weights()
+
+
+def test_training_a_cnn_equals_the_numpy_path(numpy_only):
+    weights = _train_cnn(10)
+    with numpy_only():
+        weights0 = _train_cnn(10)
+    for w, w0 in zip(weights, weights0):
+        np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-6)

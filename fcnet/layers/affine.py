@@ -17,13 +17,23 @@ write of the pass, ``dx`` only where needed, ``from_z``: start from dL/dz when t
 fuses with a softmax/sigmoid output); ``output_activation``; and a user subclass's own
 ``backward``, which the engine then runs instead.
 
+A subclass whose ``_affine_backward`` takes the keyword ``bias_written`` lets the tail
+compute the bias gradient with the activation's backward: for plain ``relu`` on float32
+NumPy arrays with a trainable bias, ``fcnet.ops.compiled`` writes ``dz = dy · [y > 0]``
+and ``db = Σ dz`` in one pass (the sum in double, rounded once: it may differ from the
+float32 reference sum in the last bits), and ``_affine_backward`` then runs with
+``bias_written=True`` and leaves the bias alone.
+
 ``ctx`` is ``(saved, z, y)``.
 """
 
 from __future__ import annotations
 
+import inspect
+
 from fcnet import activations
 from fcnet.layers.base import Layer
+from fcnet.ops import compiled
 
 
 class Affine(Layer):
@@ -39,6 +49,8 @@ class Affine(Layer):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._own_backward = cls.backward is not Affine.backward
+        cls._bias_in_tail = "bias_written" in inspect.signature(
+            cls._affine_backward).parameters
 
     def forward(self, x, training=False):
         z, saved = self._affine(x)
@@ -65,9 +77,24 @@ class Affine(Layer):
             return super().backward_step(ctx, dy, step, need_dx, from_z)
         if self.activity_regularizer is not None:
             ctx, dy = self._activity_backward(ctx, dy)
-        dz = dy if from_z else self.activation_backward(ctx, dy)
         overwrite = step.first_write(self) if self._trainable else None
+        if not from_z and overwrite is not None and self._bias_in_tail:
+            dz = self._relu_backward_with_bias(ctx, dy, overwrite)
+            if dz is not None:
+                return self._affine_backward(ctx, dz, need_dx, overwrite, bias_written=True)
+        dz = dy if from_z else self.activation_backward(ctx, dy)
         return self._affine_backward(ctx, dz, need_dx, overwrite)
+
+    def _relu_backward_with_bias(self, ctx, dy, overwrite):
+        """``dz`` with the bias gradient written (``overwrite``) or added into its slot, in
+        one compiled pass; None where it may not run (another activation, no trainable
+        bias, not float32 NumPy arrays, ``FCNET_FUSED=0``, no compiled module)."""
+        if self.activation is not activations.relu or not self.use_bias:
+            return None
+        bias = self.bias
+        if bias is None or not bias.trainable:
+            return None
+        return compiled.relu_backward_bias(dy, ctx[2], bias.grad, add=not overwrite)
 
     def activation_backward(self, ctx, dy):
         """dL/dz from dL/dy through the activation: ``dz = f'(z) · dy``."""

@@ -123,12 +123,12 @@ class BaseConv(Affine):
                                geometry)
         return z, (cols, x.shape, geometry)
 
-    def _affine_backward(self, ctx, dz, need_dx, overwrite):
+    def _affine_backward(self, ctx, dz, need_dx, overwrite, bias_written=False):
         cols, shape, geometry = ctx[0]
         kernel = self.kernel
         write_gradient(kernel, overwrite, lambda out: conv_kernel_gradient(
             cols, dz, kernel.shape, self.groups, out=out))
-        if self.use_bias:
+        if self.use_bias and not bias_written:  # else the tail wrote it
             write_gradient(self.bias, overwrite, lambda out: conv_bias_gradient(dz, out=out))
         return conv_input_gradient(dz, kernel.value, geometry, shape) if need_dx else None
 

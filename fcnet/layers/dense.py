@@ -91,10 +91,10 @@ class Dense(Affine):
         """``z = x · kernel + bias``; the input is what the gradients need."""
         return dense_forward(x, self.kernel.value, self.bias.value if self.use_bias else None), x
 
-    def _affine_backward(self, ctx, dz, need_dx, overwrite):
+    def _affine_backward(self, ctx, dz, need_dx, overwrite, bias_written=False):
         """``dW = xᵀ·dz``, ``db = Σ dz`` into the slots of the trainable ones (``overwrite``
-        True: written with ``out=``; False: added; None: none, the layer is frozen);
-        returns dx."""
+        True: written with ``out=``; False: added; None: none, the layer is frozen; the
+        bias not when ``bias_written``: the tail wrote it); returns dx."""
         x = ctx[0]
         kernel, bias = self.kernel, self.bias
         if overwrite is not None and kernel.trainable:
@@ -102,7 +102,7 @@ class Dense(Affine):
                 dense_kernel_gradient(x, dz, out=kernel.grad)
             else:
                 kernel.grad += dense_kernel_gradient(x, dz)
-        if overwrite is not None and self.use_bias and bias.trainable:
+        if overwrite is not None and self.use_bias and bias.trainable and not bias_written:
             if overwrite:
                 dense_bias_gradient(dz, out=bias.grad)
             else:
