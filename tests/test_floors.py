@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fcnet"
 
 FLOORS = {
     "backend": 1, "random": 1,
-    "ops": 2, "_fused": 2,  # the compiled element-wise kernels (DESIGN §4)
+    "ops": 2, "_fused": 2, "_conv": 2,  # the compiled element-wise kernels (DESIGN §4)
     "activations": 3, "initializers": 3, "regularizers": 3, "constraints": 3, "losses": 3,
     "metrics": 3, "_registry": 3,
     "variables": 4, "layers": 4,
