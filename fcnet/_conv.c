@@ -7,7 +7,8 @@
  *                        overlap);
  *   col2im2d             dx̃[n, o·s + j·d, c] += dcols[(n, o), (j, c)] (the adjoint of the
  *                        patch copy), for the row layout of the patch matrix;
- *   relu_backward_bias   dz = dy · [y > 0] and db[f] = Σ_rows dz[:, f] in one pass.
+ *   relu_backward_bias   dz = dy · [y > 0] and db[f] = Σ_rows dz[:, f] in one pass;
+ *   bias_relu            z = max(z + b, 0) in place: a layer's bias and relu in one pass.
  *
  * Each is the NumPy reference's arithmetic (fcnet/ops/pooling.py, fcnet/ops/conv.py,
  * fcnet/activations.py) in the same order, so the results are the reference's bits; the
@@ -390,6 +391,48 @@ static PyObject *relu_backward_bias(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- bias and relu, forward ------------------------------------------------------------ */
+
+static void bias_relu(float *restrict z, const float *restrict b, Py_ssize_t rows, Py_ssize_t f)
+{
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        float *restrict zr = z + r * f;
+        for (Py_ssize_t k = 0; k < f; k++) {
+            float v = zr[k] + b[k]; /* the reference's z += b, then maximum(z, 0) */
+            zr[k] = v < 0.0f ? 0.0f : v; /* NaN stays NaN, as maximum keeps it */
+        }
+    }
+}
+
+PyDoc_STRVAR(bias_relu_doc,
+"bias_relu(z, b, rows, f)\n--\n\n"
+"z (rows, f) = max(z + b, 0) in place, b (f,): a layer's bias and relu in one pass.");
+
+static PyObject *bias_relu_forward(PyObject *self, PyObject *args)
+{
+    PyObject *zo, *bo;
+    Py_ssize_t rows, f;
+    Buffers b = {.count = 0};
+    if (!PyArg_ParseTuple(args, "OOnn", &zo, &bo, &rows, &f))
+        return NULL;
+    if (rows < 0 || f <= 0) {
+        PyErr_Format(PyExc_ValueError, "`rows` must be >= 0 and `f` > 0. Received: rows=%zd, "
+                     "f=%zd", rows, f);
+        return NULL;
+    }
+    float *z = acquire(&b, zo, "z", "f", rows * f, 1);
+    const float *bias = z ? acquire(&b, bo, "b", "f", f, 0) : NULL;
+    if (!bias) {
+        release(&b);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    bias_relu(z, bias, rows, f);
+    Py_END_ALLOW_THREADS
+    release(&b);
+    Py_RETURN_NONE;
+}
+
 /* ---- the module ---------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -397,6 +440,7 @@ static PyMethodDef methods[] = {
     {"max_pool2d_backward", max_pool2d_backward, METH_VARARGS, max_pool2d_backward_doc},
     {"col2im2d", col2im2d, METH_VARARGS, col2im2d_doc},
     {"relu_backward_bias", relu_backward_bias, METH_VARARGS, relu_backward_bias_doc},
+    {"bias_relu", bias_relu_forward, METH_VARARGS, bias_relu_doc},
     {NULL, NULL, 0, NULL},
 };
 

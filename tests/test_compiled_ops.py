@@ -244,6 +244,21 @@ def test_relu_backward_bias_declines_what_the_kernel_does_not_take(numpy_only):
         assert compiled.relu_backward_bias(dy, y, db, False) is None
 
 
+@pytest.mark.parametrize("shape", [(7, 13), (2, 5, 5, 33), (0, 4)])
+def test_bias_relu_equals_numpy(shape, numpy_only):
+    rng = np.random.default_rng(sum(shape) + 1)
+    z, bias = _rand(rng, *shape), _rand(rng, shape[-1])
+    if z.size:
+        z.reshape(-1)[:3] = [np.nan, -np.inf, np.inf]  # maximum keeps NaN, clips -inf
+    expected = np.maximum(z + bias, 0)
+    got = z.copy()
+    assert compiled.bias_relu(got, bias) is got  # in place
+    np.testing.assert_array_equal(got, expected)
+    assert compiled.bias_relu(z.astype(np.float64), bias) is None
+    with numpy_only():
+        assert compiled.bias_relu(z.copy(), bias) is None
+
+
 def test_kernels_check_their_arguments():
     k = compiled.kernels
     x = np.zeros((1, 4, 4, 2), np.float32)

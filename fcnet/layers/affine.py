@@ -51,8 +51,15 @@ class Affine(Layer):
         cls._own_backward = cls.backward is not Affine.backward
         cls._bias_in_tail = "bias_written" in inspect.signature(
             cls._affine_backward).parameters
+        cls._bias_in_affine = "add_bias" in inspect.signature(cls._affine).parameters
 
     def forward(self, x, training=False):
+        if self._bias_relu_fusable():  # bias and relu in one compiled pass over z
+            z, saved = self._affine(x, add_bias=False)
+            if compiled.bias_relu(z, self.bias.value) is None:
+                z += self.bias.value
+                activations.in_place(activations.relu)(z)
+            return z, (saved, z, z)
         z, saved = self._affine(x)
         f = self.activation
         if f is None or f is activations.linear:
@@ -84,6 +91,12 @@ class Affine(Layer):
                 return self._affine_backward(ctx, dz, need_dx, overwrite, bias_written=True)
         dz = dy if from_z else self.activation_backward(ctx, dy)
         return self._affine_backward(ctx, dz, need_dx, overwrite)
+
+    def _bias_relu_fusable(self) -> bool:
+        """Whether the forward pass may leave the bias to the activation: plain relu, a
+        bias, an ``_affine`` that takes ``add_bias`` and the compiled kernels wanted."""
+        return (self._bias_in_affine and self.activation is activations.relu
+                and self.use_bias and compiled.enabled())
 
     def _relu_backward_with_bias(self, ctx, dy, overwrite):
         """``dz`` with the bias gradient written (``overwrite``) or added into its slot, in

@@ -117,10 +117,10 @@ class BaseConv(Affine):
             geometry = self._geometries[spatial] = self._make_geometry(spatial)
         return geometry
 
-    def _affine(self, x):
+    def _affine(self, x, add_bias=True):
         geometry = self._geometry(x.shape[1:-1])
-        z, cols = conv_forward(x, self.kernel.value, self.bias.value if self.use_bias else None,
-                               geometry)
+        bias = self.bias.value if self.use_bias and add_bias else None
+        z, cols = conv_forward(x, self.kernel.value, bias, geometry)
         return z, (cols, x.shape, geometry)
 
     def _affine_backward(self, ctx, dz, need_dx, overwrite, bias_written=False):

@@ -87,9 +87,11 @@ class Dense(Affine):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
 
-    def _affine(self, x):
-        """``z = x · kernel + bias``; the input is what the gradients need."""
-        return dense_forward(x, self.kernel.value, self.bias.value if self.use_bias else None), x
+    def _affine(self, x, add_bias=True):
+        """``z = x · kernel + bias`` (the bias left out when not ``add_bias``: the tail adds
+        it); the input is what the gradients need."""
+        bias = self.bias.value if self.use_bias and add_bias else None
+        return dense_forward(x, self.kernel.value, bias), x
 
     def _affine_backward(self, ctx, dz, need_dx, overwrite, bias_written=False):
         """``dW = xᵀ·dz``, ``db = Σ dz`` into the slots of the trainable ones (``overwrite``

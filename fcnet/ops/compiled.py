@@ -119,3 +119,14 @@ def relu_backward_bias(dy, y, db, add: bool):
     dz = numpy.empty_like(dy)
     kernels.relu_backward_bias(dy, y, dz, db, dy.size // db.shape[0], db.shape[0], add)
     return dz
+
+
+def bias_relu(z, bias):
+    """``z = max(z + bias, 0)`` in place over the last axis (a layer's bias and relu in
+    one pass); ``z``, or None where the kernel may not run."""
+    if (not enabled() or not _float32(z, bias) or bias.ndim != 1 or z.ndim == 0
+            or z.shape[-1] != bias.shape[0] or bias.shape[0] == 0
+            or numpy.may_share_memory(z, bias)):
+        return None
+    kernels.bias_relu(z, bias, z.size // bias.shape[0], bias.shape[0])
+    return z
