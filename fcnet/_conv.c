@@ -130,42 +130,37 @@ static int parse_pool(PyObject *args, PyObject **a, PyObject **b, PyObject **c, 
     return 1;
 }
 
-/* y, arg of each window: per sample, the first offset copied, then each later offset in
- * window order compared over all windows at once (strictly greater wins: the first
- * maximum stays), as the reference's np.maximum passes run. */
+/* y, arg of each window, one window at a time: the first offset copied, then each later
+ * offset in window order compared (strictly greater wins: the first maximum stays; a NaN
+ * wins, as np.maximum propagates it), as the reference's np.maximum passes run; the
+ * loop over channels is the vectorised one. */
 static void pool_forward(const float *restrict x, float *restrict y, int *restrict arg,
                          const Pool *p)
 {
-    const Py_ssize_t C = p->c, out = p->oh * p->ow * C;
+    const Py_ssize_t C = p->c;
     for (Py_ssize_t n = 0; n < p->n; n++)
-        for (Py_ssize_t i = 0; i < p->ph; i++)
-            for (Py_ssize_t j = 0; j < p->pw; j++) {
-                const int k = (int)(i * p->pw + j);
-                for (Py_ssize_t oh = 0; oh < p->oh; oh++) {
-                    float *restrict yr = y + n * out + oh * p->ow * C;
-                    int *restrict ar = arg + n * out + oh * p->ow * C;
-                    const float *restrict xr = x + ((n * p->h + oh * p->sh + i) * p->w + j) * C;
-                    if (k == 0) {
-                        for (Py_ssize_t ow = 0; ow < p->ow; ow++)
-                            for (Py_ssize_t c = 0; c < C; c++) {
-                                yr[ow * C + c] = xr[ow * p->sw * C + c];
-                                ar[ow * C + c] = 0;
-                            }
-                        continue;
-                    }
-                    for (Py_ssize_t ow = 0; ow < p->ow; ow++) {
-                        const float *restrict xs = xr + ow * p->sw * C;
-                        float *restrict ys = yr + ow * C;
-                        int *restrict as = ar + ow * C;
+        for (Py_ssize_t oh = 0; oh < p->oh; oh++)
+            for (Py_ssize_t ow = 0; ow < p->ow; ow++) {
+                const Py_ssize_t o = ((n * p->oh + oh) * p->ow + ow) * C;
+                float *restrict ys = y + o;
+                int *restrict as = arg + o;
+                const float *restrict corner =
+                    x + ((n * p->h + oh * p->sh) * p->w + ow * p->sw) * C;
+                for (Py_ssize_t c = 0; c < C; c++) {
+                    ys[c] = corner[c];
+                    as[c] = 0;
+                }
+                for (Py_ssize_t i = 0; i < p->ph; i++)
+                    for (Py_ssize_t j = (i == 0); j < p->pw; j++) {
+                        const int k = (int)(i * p->pw + j);
+                        const float *restrict xs = corner + (i * p->w + j) * C;
                         for (Py_ssize_t c = 0; c < C; c++) {
-                            /* a NaN wins, as np.maximum propagates it */
                             float v = xs[c], m = ys[c];
                             int take = (v > m) | (v != v);
                             ys[c] = take ? v : m;
                             as[c] = take ? k : as[c];
                         }
                     }
-                }
             }
 }
 
@@ -200,9 +195,9 @@ static PyObject *max_pool2d_forward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* dx (zeroed here) += dy on each argmax. Offsets are visited one at a time over all windows
- * of a sample, in window order, as the reference adds them: the same sums, in the same
- * order, where windows overlap. Returns 0, or -1 on an argmax outside the window. */
+/* dx (zeroed here) += dy on each argmax. Where windows overlap, offsets are visited one at
+ * a time over all windows of a sample, in window order, as the reference adds them: the
+ * same sums, in the same order. Returns 0, or -1 on an argmax outside the window. */
 static int pool_backward(const float *restrict dy, const int *restrict arg,
                          float *restrict dx, const Pool *p)
 {
@@ -214,6 +209,29 @@ static int pool_backward(const float *restrict dy, const int *restrict arg,
         bad |= (unsigned)arg[i] >= (unsigned)K;
     if (bad)
         return -1;
+    if (p->sh >= p->ph && p->sw >= p->pw) {
+        /* Windows that do not overlap: each dx entry gets at most one term, so the
+         * windows may be visited one at a time (each dx entry is touched once). */
+        for (Py_ssize_t n = 0; n < p->n; n++)
+            for (Py_ssize_t oh = 0; oh < p->oh; oh++)
+                for (Py_ssize_t ow = 0; ow < p->ow; ow++) {
+                    Py_ssize_t o = ((n * p->oh + oh) * p->ow + ow) * C;
+                    const float *restrict d = dy + o;
+                    const int *restrict a = arg + o;
+                    float *restrict corner = dx + ((n * p->h + oh * p->sh) * p->w
+                                                   + ow * p->sw) * C;
+                    for (Py_ssize_t i = 0; i < p->ph; i++)
+                        for (Py_ssize_t j = 0; j < p->pw; j++) {
+                            const int k = (int)(i * p->pw + j);
+                            float *restrict t = corner + (i * p->w + j) * C;
+                            for (Py_ssize_t c = 0; c < C; c++) {
+                                float hit = a[c] == k ? 1.0f : 0.0f;
+                                t[c] += d[c] * hit; /* the reference's dy · hit */
+                            }
+                        }
+                }
+        return 0;
+    }
     for (Py_ssize_t n = 0; n < p->n; n++)
         for (Py_ssize_t i = 0; i < p->ph; i++)
             for (Py_ssize_t j = 0; j < p->pw; j++) {
