@@ -54,14 +54,15 @@ class Affine(Layer):
         cls._bias_in_affine = "add_bias" in inspect.signature(cls._affine).parameters
 
     def forward(self, x, training=False):
-        if self._bias_relu_fusable():  # bias and relu in one compiled pass over z
+        f = self.activation
+        if (f is activations.relu and self._bias_in_affine and self.use_bias
+                and compiled.enabled()):  # bias and relu in one compiled pass over z
             z, saved = self._affine(x, add_bias=False)
             if compiled.bias_relu(z, self.bias.value) is None:
                 z += self.bias.value
                 activations.in_place(activations.relu)(z)
             return z, (saved, z, z)
         z, saved = self._affine(x)
-        f = self.activation
         if f is None or f is activations.linear:
             y = z
         else:  # in place where the gradient needs only y (z is then y)
@@ -85,24 +86,19 @@ class Affine(Layer):
         if self.activity_regularizer is not None:
             ctx, dy = self._activity_backward(ctx, dy)
         overwrite = step.first_write(self) if self._trainable else None
-        if not from_z and overwrite is not None and self._bias_in_tail:
+        if (self.activation is activations.relu and not from_z and overwrite is not None
+                and self._bias_in_tail):
             dz = self._relu_backward_with_bias(ctx, dy, overwrite)
             if dz is not None:
                 return self._affine_backward(ctx, dz, need_dx, overwrite, bias_written=True)
         dz = dy if from_z else self.activation_backward(ctx, dy)
         return self._affine_backward(ctx, dz, need_dx, overwrite)
 
-    def _bias_relu_fusable(self) -> bool:
-        """Whether the forward pass may leave the bias to the activation: plain relu, a
-        bias, an ``_affine`` that takes ``add_bias`` and the compiled kernels wanted."""
-        return (self._bias_in_affine and self.activation is activations.relu
-                and self.use_bias and compiled.enabled())
-
     def _relu_backward_with_bias(self, ctx, dy, overwrite):
-        """``dz`` with the bias gradient written (``overwrite``) or added into its slot, in
-        one compiled pass; None where it may not run (another activation, no trainable
-        bias, not float32 NumPy arrays, ``FCNET_FUSED=0``, no compiled module)."""
-        if self.activation is not activations.relu or not self.use_bias:
+        """``dz`` of a relu with the bias gradient written (``overwrite``) or added into its
+        slot, in one compiled pass; None where it may not run (no trainable bias, not
+        float32 NumPy arrays, ``FCNET_FUSED=0``, no compiled module)."""
+        if not self.use_bias:
             return None
         bias = self.bias
         if bias is None or not bias.trainable:
