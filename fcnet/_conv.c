@@ -8,12 +8,16 @@
  *   col2im2d             dx̃[n, o·s + j·d, c] += dcols[(n, o), (j, c)] (the adjoint of the
  *                        patch copy), for the row layout of the patch matrix;
  *   relu_backward_bias   dz = dy · [y > 0] and db[f] = Σ_rows dz[:, f] in one pass;
+ *   relu_backward_conv   the same with a convolution's kernel gradient dW = colsᵀ · dz from
+ *                        the transposed patch matrix colsᵀ (K, rows), K small, dz written
+ *                        only when asked;
  *   bias_relu            z = max(z + b, 0) in place: a layer's bias and relu in one pass.
  *
  * Each is the NumPy reference's arithmetic (fcnet/ops/pooling.py, fcnet/ops/conv.py,
  * fcnet/activations.py) in the same order, so the results are the reference's bits; the
- * one exception is the bias sum, accumulated here in double and rounded once (NumPy sums
- * rows in float32), so it may differ from the reference in the last bits.
+ * exceptions are the sums over rows (the bias gradient, and relu_backward_conv's kernel
+ * gradient), accumulated here in double and rounded once, so they may differ from the
+ * reference (NumPy's float32 sum, BLAS's float32 product) in the last bits.
  *
  * The caller (fcnet/ops/compiled.py) passes the shapes as integers; every buffer must be
  * C-contiguous, of the format named and of exactly the size the shapes give, and the
@@ -24,7 +28,7 @@
 #include <Python.h>
 #include <string.h>
 
-#define MAX_BUFFERS 4
+#define MAX_BUFFERS 6
 
 typedef struct {
     Py_buffer views[MAX_BUFFERS];
@@ -409,6 +413,135 @@ static PyObject *relu_backward_bias(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- relu backward with the bias and kernel gradients of a convolution -------------------- */
+
+#define CONV_TILE 128 /* rows per tile: dz of a tile stays in L1 for the K passes over it */
+#define CONV_MAX_K 16
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define FCNET_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define FCNET_CLONES
+#endif
+
+/* dW[kk, j] += Σ_{r < nr} c[r] · t[r, j] for one tile, j in [j0, j0 + 32): the tile's sum in
+ * float32 in row order (32 independent lanes kept in registers), added to the double acc. */
+static inline void tile_products32(const float *restrict c, const float *restrict t,
+                                   double *restrict acc, Py_ssize_t nr, Py_ssize_t f)
+{
+    float s[32] = {0};
+    for (Py_ssize_t r = 0; r < nr; r++) {
+        const float cr = c[r];
+        const float *restrict tr = t + r * f;
+        for (int q = 0; q < 32; q++)
+            s[q] += cr * tr[q];
+    }
+    for (int q = 0; q < 32; q++)
+        acc[q] += (double)s[q];
+}
+
+static inline void tile_products(const float *restrict c, const float *restrict t,
+                                 double *restrict acc, Py_ssize_t nr, Py_ssize_t f,
+                                 Py_ssize_t width)
+{
+    float s[32] = {0};
+    for (Py_ssize_t r = 0; r < nr; r++) {
+        const float cr = c[r];
+        const float *restrict tr = t + r * f;
+        for (Py_ssize_t q = 0; q < width; q++)
+            s[q] += cr * tr[q];
+    }
+    for (Py_ssize_t q = 0; q < width; q++)
+        acc[q] += (double)s[q];
+}
+
+FCNET_CLONES
+static void relu_conv(const float *restrict dy, const float *restrict y,
+                      const float *restrict cols, float *restrict dz, float *restrict dw,
+                      float *restrict db, double *restrict acc, float *restrict scratch,
+                      Py_ssize_t rows, Py_ssize_t f, Py_ssize_t k, int add)
+{
+    double *restrict accw = acc, *restrict accb = acc + k * f;
+    for (Py_ssize_t i = 0; i < (k + 1) * f; i++)
+        acc[i] = 0.0;
+    for (Py_ssize_t r0 = 0; r0 < rows; r0 += CONV_TILE) {
+        const Py_ssize_t nr = rows - r0 < CONV_TILE ? rows - r0 : CONV_TILE;
+        float *restrict t = dz ? dz + r0 * f : scratch;
+        for (Py_ssize_t r = 0; r < nr; r++) {
+            const float *restrict dyr = dy + (r0 + r) * f, *restrict yr = y + (r0 + r) * f;
+            float *restrict tr = t + r * f;
+            for (Py_ssize_t j = 0; j < f; j++) {
+                float positive = yr[j] > 0.0f ? 1.0f : 0.0f;
+                float v = dyr[j] * positive; /* the reference's dy * (y > 0) */
+                tr[j] = v;
+                accb[j] += (double)v;
+            }
+        }
+        for (Py_ssize_t kk = 0; kk < k; kk++) {
+            const float *restrict c = cols + kk * rows + r0;
+            for (Py_ssize_t j0 = 0; j0 < f; j0 += 32) {
+                if (f - j0 >= 32)
+                    tile_products32(c, t + j0, accw + kk * f + j0, nr, f);
+                else
+                    tile_products(c, t + j0, accw + kk * f + j0, nr, f, f - j0);
+            }
+        }
+    }
+    for (Py_ssize_t i = 0; i < k * f; i++)
+        dw[i] = add ? dw[i] + (float)accw[i] : (float)accw[i];
+    for (Py_ssize_t j = 0; j < f; j++)
+        db[j] = add ? db[j] + (float)accb[j] : (float)accb[j];
+}
+
+PyDoc_STRVAR(relu_backward_conv_doc,
+"relu_backward_conv(dy, y, cols_t, dz, dw, db, rows, f, k, add)\n--\n\n"
+"A convolution's relu backward in one pass: dz = dy * (y > 0) for (rows, f) arrays,\n"
+"written into dz unless it is None; db (f,) = the column sums of dz; dw (k, f) =\n"
+"cols_t · dz with cols_t (k, rows), k <= 16. Each row sum runs in float32 over tiles of\n"
+"128 rows in row order, the tiles' sums added in double, rounded once; db and dw written\n"
+"(add false) or added (add true).");
+
+static PyObject *relu_backward_conv(PyObject *self, PyObject *args)
+{
+    PyObject *dyo, *yo, *colso, *dzo, *dwo, *dbo;
+    Py_ssize_t rows, f, k;
+    int add;
+    Buffers b = {.count = 0};
+    if (!PyArg_ParseTuple(args, "OOOOOOnnnp", &dyo, &yo, &colso, &dzo, &dwo, &dbo, &rows,
+                          &f, &k, &add))
+        return NULL;
+    if (rows < 0 || f <= 0 || k <= 0 || k > CONV_MAX_K) {
+        PyErr_Format(PyExc_ValueError, "`rows` must be >= 0, `f` > 0 and `k` in [1, %d]. "
+                     "Received: rows=%zd, f=%zd, k=%zd", CONV_MAX_K, rows, f, k);
+        return NULL;
+    }
+    const float *dy = acquire(&b, dyo, "dy", "f", rows * f, 0);
+    const float *y = dy ? acquire(&b, yo, "y", "f", rows * f, 0) : NULL;
+    const float *cols = y ? acquire(&b, colso, "cols_t", "f", k * rows, 0) : NULL;
+    float *dz = NULL;
+    int ok = cols != NULL;
+    if (ok && dzo != Py_None)
+        ok = (dz = acquire(&b, dzo, "dz", "f", rows * f, 1)) != NULL;
+    float *dw = ok ? acquire(&b, dwo, "dw", "f", k * f, 1) : NULL;
+    float *db = dw ? acquire(&b, dbo, "db", "f", f, 1) : NULL;
+    double *acc = db ? PyMem_New(double, (size_t)((k + 1) * f)) : NULL;
+    float *scratch = acc && !dz ? PyMem_New(float, (size_t)(CONV_TILE * f)) : NULL;
+    if (!acc || (!dz && !scratch)) {
+        if (db)
+            PyErr_NoMemory();
+        PyMem_Free(acc);
+        release(&b);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    relu_conv(dy, y, cols, dz, dw, db, acc, scratch, rows, f, k, add);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(scratch);
+    PyMem_Free(acc);
+    release(&b);
+    Py_RETURN_NONE;
+}
+
 /* ---- bias and relu, forward ------------------------------------------------------------ */
 
 static void bias_relu(float *restrict z, const float *restrict b, Py_ssize_t rows, Py_ssize_t f)
@@ -458,6 +591,7 @@ static PyMethodDef methods[] = {
     {"max_pool2d_backward", max_pool2d_backward, METH_VARARGS, max_pool2d_backward_doc},
     {"col2im2d", col2im2d, METH_VARARGS, col2im2d_doc},
     {"relu_backward_bias", relu_backward_bias, METH_VARARGS, relu_backward_bias_doc},
+    {"relu_backward_conv", relu_backward_conv, METH_VARARGS, relu_backward_conv_doc},
     {"bias_relu", bias_relu_forward, METH_VARARGS, bias_relu_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -1,6 +1,7 @@
 """fcnet._conv: the compiled max pooling, col2im and relu backward (with the bias
-gradient) against the NumPy reference paths (``FCNET_FUSED=0``), through the ops, the
-layers and a training model; the kernels' argument checks; the NumPy fallbacks."""
+gradient, and with a convolution's kernel gradient too) against the NumPy reference paths
+(``FCNET_FUSED=0``), through the ops, the layers and training models; the kernels'
+argument checks; the NumPy fallbacks."""
 
 import numpy as np
 import pytest
@@ -344,6 +345,137 @@ def test_other_activations_and_frozen_bias_take_the_reference_path(monkeypatch):
     assert calls == [1]
 
 
+# ---- a convolution's relu backward with its kernel and bias gradients ---------------------
+
+@pytest.mark.parametrize("rows, f, k", [(43264 // 64, 32, 9), (300, 5, 3), (129, 40, 16),
+                                        (1, 1, 1), (0, 4, 2)])
+@pytest.mark.parametrize("add", [False, True])
+@pytest.mark.parametrize("need_dz", [False, True])
+def test_relu_backward_conv_equals_numpy(rows, f, k, add, need_dz):
+    rng = np.random.default_rng(rows + f + k)
+    y = np.maximum(_rand(rng, rows, f), 0)
+    y[:, :1] = 0  # a column that passes nothing
+    dy, cols_t = _rand(rng, rows, f), _rand(rng, k, rows)
+    dy_before = dy.copy()
+    dw, db = _rand(rng, k, f), _rand(rng, f)
+    dw0, db0 = dw.copy(), db.copy()
+    (dz,) = compiled.relu_backward_conv(dy, y, cols_t, dw, db, add, need_dz)
+    expected = dy * (y > 0)
+    if need_dz:
+        np.testing.assert_array_equal(dz, expected)  # the reference's bits
+    else:
+        assert dz is None
+    np.testing.assert_array_equal(dy, dy_before)
+    want_w = cols_t.T.T @ expected  # the reference's product, cols.T @ dz
+    want_b = expected.sum(axis=0)
+    if add:
+        want_w, want_b = want_w + dw0, want_b + db0
+    for got, want in [(dw, want_w), (db, want_b)]:  # 1e-5 of the largest entry
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1, abs(want).max()))
+    exact = cols_t.astype(np.float64) @ expected.astype(np.float64)  # tiles in double:
+    scale = np.abs(cols_t.astype(np.float64)) @ np.abs(expected)     # within float32's
+    np.testing.assert_array_less(np.abs(dw - (dw0 if add else 0) - exact),  # error bound
+                                 1e-6 * scale + 1e-6)
+
+
+def test_relu_backward_conv_declines_what_the_kernel_does_not_take(numpy_only):
+    rng = np.random.default_rng(11)
+    y, dy = _rand(rng, 6, 4), _rand(rng, 6, 4)
+    cols_t, dw, db = _rand(rng, 3, 6), np.zeros((3, 4), np.float32), np.zeros(4, np.float32)
+    run = compiled.relu_backward_conv
+    assert run(dy, y, cols_t, dw, db, False, True) is not None
+    assert run(dy.astype(np.float64), y, cols_t, dw, db, False, True) is None
+    assert run(dy, y, cols_t.T.copy().T, dw, db, False, True) is None  # not contiguous
+    assert run(dy, y, _rand(rng, 17, 6), np.zeros((17, 4), np.float32), db, False,
+               True) is None  # K > 16
+    assert run(dy, y, cols_t, np.zeros((2, 4), np.float32), db, False, True) is None
+    assert run(dy, y, cols_t, dw, np.zeros(3, np.float32), False, True) is None
+    with numpy_only():
+        assert run(dy, y, cols_t, dw, db, False, True) is None
+    with pytest.raises(ValueError, match="`k` in"):
+        compiled.kernels.relu_backward_conv(dy, y, cols_t, None, dw, db, 6, 4, 0, False)
+
+
+def _conv_pass(layer, x, dy, need_dx, overwrite_first):
+    from fcnet.layers import Step
+    step = Step()
+    if not overwrite_first:
+        step.first_write(layer)
+    y, ctx = layer.forward_step(x, True, step)
+    dx = layer.backward_step(ctx, dy, step, need_dx=need_dx)
+    return y, dx, [w.grad.copy() for w in layer.trainable_weights]
+
+
+@pytest.mark.parametrize("make, x_shape", [
+    (lambda: fcnet.layers.Conv2D(32, 3, activation="relu"), (4, 28, 28, 1)),
+    (lambda: fcnet.layers.Conv2D(6, (2, 2), padding="same", strides=2, activation="relu"),
+     (3, 9, 8, 3)),
+    (lambda: fcnet.layers.Conv1D(5, 3, padding="causal", activation="relu"), (2, 10, 4)),
+])
+@pytest.mark.parametrize("need_dx", [True, False])
+@pytest.mark.parametrize("overwrite_first", [True, False])
+def test_conv_relu_fused_backward_equals_numpy(make, x_shape, need_dx, overwrite_first,
+                                                monkeypatch, numpy_only):
+    calls = []
+    real = compiled.relu_backward_conv
+    monkeypatch.setattr(compiled, "relu_backward_conv",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(12)
+    layer = make()
+    layer.build(x_shape)
+    layer.bias.assign(_rand(rng, *layer.bias.shape) * 0.1)
+    x = _rand(rng, *x_shape)
+    dy = _rand(rng, *layer.compute_output_shape(x_shape))
+    dy_before = dy.copy()
+    for w in layer.trainable_weights:
+        w.grad[...] = 1.0  # what an earlier write of the pass left (adding keeps it)
+    y, dx, grads = _conv_pass(layer, x, dy, need_dx, overwrite_first)
+    assert calls == [1]  # the fused pass ran
+    for w in layer.trainable_weights:
+        w.grad[...] = 1.0
+    with numpy_only():
+        y0, dx0, grads0 = _conv_pass(layer, x, dy, need_dx, overwrite_first)
+    np.testing.assert_array_equal(dy, dy_before)
+    np.testing.assert_array_equal(y, y0)
+    if need_dx:
+        np.testing.assert_allclose(dx, dx0, rtol=1e-6, atol=1e-6)
+    else:
+        assert dx is None and dx0 is None
+    for g, g0 in zip(grads, grads0):  # sums of thousands of terms, cancelling: 1e-5 of
+        scale = np.abs(g0).max()       # the largest entry (both orders are float32 sums)
+        np.testing.assert_allclose(g, g0, rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_conv_relu_fused_backward_only_where_it_applies(monkeypatch):
+    calls = []
+    real = compiled.relu_backward_conv
+    monkeypatch.setattr(compiled, "relu_backward_conv",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(13)
+    x1, x8 = _rand(rng, 2, 7, 7, 1), _rand(rng, 2, 7, 7, 8)
+    cases = [
+        (fcnet.layers.Conv2D(4, 3, activation="tanh"), x1),
+        (fcnet.layers.Conv2D(4, 3, activation="relu", use_bias=False), x1),
+        (fcnet.layers.Conv2D(4, 3, activation="relu"), x8),  # rows layout, K = 72
+        (fcnet.layers.Conv2D(4, 5, activation="relu"), _rand(rng, 2, 7, 7, 2)),  # K = 50
+        (fcnet.layers.Conv2D(4, 3, groups=2, activation="relu"), _rand(rng, 2, 7, 7, 2)),
+    ]
+    for layer, x in cases:
+        layer.build(x.shape)
+        dy = _rand(rng, *layer.compute_output_shape(x.shape))
+        _conv_pass(layer, x, dy, True, True)
+    frozen = fcnet.layers.Conv2D(4, 3, activation="relu")
+    frozen.build(x1.shape)
+    frozen.kernel.trainable = False
+    dy = _rand(rng, *frozen.compute_output_shape(x1.shape))
+    y, dx, _ = _conv_pass(frozen, x1, dy, True, True)
+    assert calls == []
+    used = fcnet.layers.Conv2D(4, 3, activation="relu")
+    used.build(x1.shape)
+    _conv_pass(used, x1, dy, True, True)
+    assert calls == [1]
+
+
 def _train_cnn(seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((48, 12, 12, 1)).astype(np.float32)
@@ -370,5 +502,40 @@ def test_training_a_cnn_equals_the_numpy_path(numpy_only):
     weights = _train_cnn(10)
     with numpy_only():
         weights0 = _train_cnn(10)
+    for w, w0 in zip(weights, weights0):
+        np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-6)
+
+
+def _train_seed003_like():
+    """Seed 003's CNN (28×28×1 → Conv 32 → pool → Conv 64 → pool → Conv 64 → Dense) a few
+    Adam steps."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 28, 28, 1)).astype(np.float32)
+    y = rng.integers(0, 10, size=64)
+    layers = fcnet.layers
+    model = fcnet.Sequential([
+        fcnet.Input((28, 28, 1)),
+        layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation="relu"), layers.Flatten(),
+        layers.Dense(64, activation="relu"), layers.Dense(10)])
+    init = np.random.default_rng(4)
+    model.set_weights([init.standard_normal(w.shape).astype(np.float32) * 0.1
+                       for w in model.get_weights()])
+    model.compile(optimizer=fcnet.optimizers.Adam(1e-3),
+                  loss=fcnet.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    return model.get_weights()
+
+
+def test_training_seed003_cnn_equals_the_numpy_path(monkeypatch, numpy_only):
+    calls = []
+    real = compiled.relu_backward_conv
+    monkeypatch.setattr(compiled, "relu_backward_conv",
+                        lambda *a, **k: calls.append(a[2].shape) or real(*a, **k))
+    weights = _train_seed003_like()
+    assert calls and all(shape == (9, 16 * 26 * 26) for shape in calls)  # the first conv
+    with numpy_only():
+        weights0 = _train_seed003_like()
     for w, w0 in zip(weights, weights0):
         np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-6)

@@ -24,6 +24,13 @@ and ``db = Σ dz`` in one pass (the sum in double, rounded once: it may differ f
 float32 reference sum in the last bits), and ``_affine_backward`` then runs with
 ``bias_written=True`` and leaves the bias alone.
 
+A subclass may also write ``_relu_backward_fused(ctx, dy, overwrite, need_dz)``: for a relu
+with a trainable bias it then gets the first try at the whole weight backward (``dz = dy ·
+[y > 0]``, the bias and kernel gradients) in one compiled pass, returning ``(dz,)`` (``dz``
+None when not ``need_dz``) or None to decline; the tail then asks ``_affine_backward`` for
+``dx`` alone (``overwrite`` None: no weight written). Conv1D/Conv2D use it for few input
+channels (``fcnet.ops.compiled.relu_backward_conv``).
+
 ``ctx`` is ``(saved, z, y)``.
 """
 
@@ -52,6 +59,7 @@ class Affine(Layer):
         cls._bias_in_tail = "bias_written" in inspect.signature(
             cls._affine_backward).parameters
         cls._bias_in_affine = "add_bias" in inspect.signature(cls._affine).parameters
+        cls._relu_fused = cls._relu_backward_fused is not Affine._relu_backward_fused
 
     def forward(self, x, training=False):
         f = self.activation
@@ -88,6 +96,11 @@ class Affine(Layer):
         overwrite = step.first_write(self) if self._trainable else None
         if (self.activation is activations.relu and not from_z and overwrite is not None
                 and self._bias_in_tail):
+            if self._relu_fused:  # every weight gradient in one pass; then dx alone
+                done = self._relu_backward_fused(ctx, dy, overwrite, need_dx)
+                if done is not None:
+                    return (self._affine_backward(ctx, done[0], True, None, bias_written=True)
+                            if need_dx else None)
             dz = self._relu_backward_with_bias(ctx, dy, overwrite)
             if dz is not None:
                 return self._affine_backward(ctx, dz, need_dx, overwrite, bias_written=True)
@@ -104,6 +117,13 @@ class Affine(Layer):
         if bias is None or not bias.trainable:
             return None
         return compiled.relu_backward_bias(dy, ctx[2], bias.grad, add=not overwrite)
+
+    def _relu_backward_fused(self, ctx, dy, overwrite, need_dz):
+        """A relu's ``dz = dy · [y > 0]`` with every weight gradient (kernel and bias) written
+        (``overwrite``) or added into its slot in one pass: ``(dz,)`` (``dz`` None when not
+        ``need_dz``), or None where it may not run. Only subclasses that override it are
+        asked."""
+        return None
 
     def activation_backward(self, ctx, dy):
         """dL/dz from dL/dy through the activation: ``dz = f'(z) · dy``."""

@@ -20,6 +20,7 @@ from fcnet.layers.arguments import (
     standardize_tuple,
 )
 from fcnet.layers.input_spec import InputSpec
+from fcnet.ops import compiled
 from fcnet.ops.conv import (
     Geometry,
     conv_bias_gradient,
@@ -131,6 +132,19 @@ class BaseConv(Affine):
         if self.use_bias and not bias_written:  # else the tail wrote it
             write_gradient(self.bias, overwrite, lambda out: conv_bias_gradient(dz, out=out))
         return conv_input_gradient(dz, kernel.value, geometry, shape) if need_dx else None
+
+    def _relu_backward_fused(self, ctx, dy, overwrite, need_dz):
+        """``dz = dy · [y > 0]``, ``db = Σ dz`` and ``dW = colsᵀ · dz`` in one compiled pass
+        (``fcnet.ops.compiled.relu_backward_conv``) where the patch matrix is stored
+        transposed (few input channels, ``groups == 1``) with at most 16 columns and both
+        weights are trainable; ``(dz,)`` or None (the tail's path then)."""
+        cols = ctx[0][0]
+        kernel, bias = self.kernel, self.bias
+        if (self.groups != 1 or cols.shape[2] > compiled.CONV_MAX_K or bias is None
+                or not (kernel.trainable and bias.trainable)):
+            return None
+        return compiled.relu_backward_conv(dy, ctx[2], cols[0].T, kernel.grad, bias.grad,
+                                           add=not overwrite, need_dz=need_dz)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

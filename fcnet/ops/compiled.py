@@ -130,3 +130,35 @@ def bias_relu(z, bias):
         return None
     kernels.bias_relu(z, bias, z.size // bias.shape[0], bias.shape[0])
     return z
+
+
+# The most patch columns ``relu_backward_conv`` takes (a few channels times a small kernel).
+CONV_MAX_K = 16
+
+
+def relu_backward_conv(dy, y, cols_t, dkernel, db, add: bool, need_dz: bool):
+    """A convolution's relu backward in one pass over its output: ``dz = dy · [y > 0]``,
+    ``db = Σ_rows dz`` and the kernel gradient ``dW = colsᵀ · dz`` (``dkernel``, the
+    kernel's gradient slot, viewed as ``(K, F)``), each written (``add`` False) or added
+    (``add`` True), from the transposed patch matrix ``cols_t (K, M)`` (C-contiguous,
+    ``K ≤ CONV_MAX_K``; the few-channel layout of ``fcnet.ops.conv.im2col``).
+
+    ``dz`` has the reference's bits; each sum over the rows runs in float32 over tiles of
+    128 rows in row order, the tiles' sums added in double and rounded once (the reference
+    sums in float32: the two agree to ~1e-6 relative). Returns ``(dz,)``, ``dz`` a new
+    array (``dy`` is never written) or None when not ``need_dz`` (then never stored), or
+    None where the kernel may not run."""
+    if (not enabled() or not _float32(dy, y, cols_t, dkernel, db) or dy.shape != y.shape
+            or dy.ndim == 0 or db.ndim != 1 or cols_t.ndim != 2 or dkernel.ndim == 0):
+        return None
+    f, k = db.shape[0], cols_t.shape[0]
+    if (f == 0 or dy.shape[-1] != f or not 0 < k <= CONV_MAX_K
+            or cols_t.shape[1] * f != dy.size or dkernel.size != k * f
+            or dkernel.shape[-1] != f):
+        return None
+    if any(numpy.may_share_memory(out, a) for out in (db, dkernel)
+           for a in (dy, y, cols_t)) or numpy.may_share_memory(db, dkernel):
+        return None
+    dz = numpy.empty_like(dy) if need_dz else None
+    kernels.relu_backward_conv(dy, y, cols_t, dz, dkernel, db, cols_t.shape[1], f, k, add)
+    return (dz,)
