@@ -179,3 +179,20 @@ def test_model_is_picklable():
     x = np.random.rand(4, 3).astype("float32")
     clone = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(clone(x), model(x))
+
+
+def test_weights_are_listed_layer_by_layer_as_keras_3_lists_them():
+    """Keras 3 lists a model's variables layer by layer, each layer's in the order it made
+    them (trainable or not): Dense, then BatchNormalization's gamma, beta, moving mean and
+    variance, then the next Dense; freezing a layer does not reorder the list."""
+    import fcnet
+
+    model = fcnet.Sequential([fcnet.Input((3,)), fcnet.layers.Dense(4),
+                              fcnet.layers.BatchNormalization(), fcnet.layers.Dense(2)])
+    names = ["/".join(v.path.split("/")[-2:]) for v in model.weights]
+    assert names == ["dense/kernel", "dense/bias", "batch_normalization/gamma",
+                     "batch_normalization/beta", "batch_normalization/moving_mean",
+                     "batch_normalization/moving_variance", "dense_1/kernel", "dense_1/bias"]
+    model.layers[1].trainable = False
+    assert ["/".join(v.path.split("/")[-2:]) for v in model.weights] == names
+    assert len(model.trainable_weights) == 4
