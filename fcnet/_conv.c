@@ -6,12 +6,18 @@
  *   max_pool2d_backward  dx = dy scattered onto each window's argmax (added where windows
  *                        overlap);
  *   col2im2d             dx̃[n, o·s + j·d, c] += dcols[(n, o), (j, c)] (the adjoint of the
- *                        patch copy), for the row layout of the patch matrix;
+ *                        patch copy), for the row layout of the patch matrix and for the
+ *                        transposed one of few channels;
  *   relu_backward_bias   dz = dy · [y > 0] and db[f] = Σ_rows dz[:, f] in one pass;
  *   relu_backward_conv   the same with a convolution's kernel gradient dW = colsᵀ · dz from
  *                        the transposed patch matrix colsᵀ (K, rows), K small, dz written
  *                        only when asked;
- *   bias_relu            z = max(z + b, 0) in place: a layer's bias and relu in one pass.
+ *   bias_relu            z = max(z + b, 0) in place: a layer's bias and relu in one pass;
+ *   conv_bias_relu       z = max(b + cols · W, 0) from a convolution's transposed patch
+ *                        matrix colsᵀ (K, rows), K small: its product, bias and relu in one
+ *                        pass (the products summed in float32 in K order, with fused
+ *                        multiply-adds where the CPU has AVX2 and FMA: it may differ from
+ *                        BLAS's product in the last bits).
  *
  * Each is the NumPy reference's arithmetic (fcnet/ops/pooling.py, fcnet/ops/conv.py,
  * fcnet/activations.py) in the same order, so the results are the reference's bits; the
@@ -317,18 +323,23 @@ static void col2im(const float *restrict dcols, float *restrict dx, const Cols *
                     }
 }
 
+static void col2im_t(const float *restrict dcols, float *restrict dx, const Cols *q);
+
 PyDoc_STRVAR(col2im2d_doc,
-"col2im2d(dcols, dx, n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw)\n--\n\n"
+"col2im2d(dcols, dx, n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw, transposed=False)\n--\n\n"
 "dx (n, h, w, c), the padded input's gradient, set to the sum over patches:\n"
-"dx[n, o*s + j*d, (g, c)] += dcols[n, o, g, j, c] for dcols (n, oh, ow, g, kh, kw, c/g).");
+"dx[n, o*s + j*d, (g, c)] += dcols[n, o, g, j, c] for dcols (n, oh, ow, g, kh, kw, c/g),\n"
+"or, transposed, dcols (g, kh, kw, c/g, n, oh, ow) (the few-channel layout).");
 
 static PyObject *col2im2d(PyObject *self, PyObject *args)
 {
     PyObject *dco, *dxo;
     Cols q;
     Buffers b = {.count = 0};
-    if (!PyArg_ParseTuple(args, "OOnnnnnnnnnnnnn", &dco, &dxo, &q.n, &q.h, &q.w, &q.c, &q.g,
-                          &q.oh, &q.ow, &q.kh, &q.kw, &q.sh, &q.sw, &q.dh, &q.dw))
+    int transposed = 0;
+    if (!PyArg_ParseTuple(args, "OOnnnnnnnnnnnnn|p", &dco, &dxo, &q.n, &q.h, &q.w, &q.c, &q.g,
+                          &q.oh, &q.ow, &q.kh, &q.kw, &q.sh, &q.sw, &q.dh, &q.dw,
+                          &transposed))
         return NULL;
     if (!positive(&q.n, 13))
         return NULL;
@@ -348,7 +359,10 @@ static PyObject *col2im2d(PyObject *self, PyObject *args)
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    col2im(dcols, dx, &q);
+    if (transposed)
+        col2im_t(dcols, dx, &q);
+    else
+        col2im(dcols, dx, &q);
     Py_END_ALLOW_THREADS
     release(&b);
     Py_RETURN_NONE;
@@ -542,6 +556,166 @@ static PyObject *relu_backward_conv(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- a convolution's small-K product with its bias and relu, forward ---------------------- */
+
+/* z[r, j] = max(b[j] + Σ_kk c[kk, r] · w[kk, j], 0), one row r at a time: the products
+ * summed in float32 in kk order from the kk = 0 product, then the bias added, then the
+ * relu (NaN stays NaN, as maximum keeps it). Portable loop; conv_relu_avx2 below is the
+ * same sums in the same order, eight columns a vector, with fused multiply-adds. */
+static void conv_relu_plain(const float *restrict cols, const float *restrict w,
+                            const float *restrict b, float *restrict z, Py_ssize_t rows,
+                            Py_ssize_t f, Py_ssize_t k)
+{
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        float *restrict zr = z + r * f;
+        const float c0 = cols[r];
+        for (Py_ssize_t j = 0; j < f; j++)
+            zr[j] = c0 * w[j];
+        for (Py_ssize_t kk = 1; kk < k; kk++) {
+            const float ck = cols[kk * rows + r];
+            const float *restrict wk = w + kk * f;
+            for (Py_ssize_t j = 0; j < f; j++)
+                zr[j] += ck * wk[j];
+        }
+        for (Py_ssize_t j = 0; j < f; j++) {
+            float v = zr[j] + b[j];
+            zr[j] = v < 0.0f ? 0.0f : v;
+        }
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#include <immintrin.h>
+#define FCNET_SMALL_K_AVX2 1
+
+/* The same sums in the same kk order, each step a fused multiply-add (one rounding per
+ * step, not two: the only place in this module that contracts, as this kernel is not the
+ * reference's bits anyway); max(0, v) keeps v where v is NaN (the second operand), as
+ * the plain loop does. f a multiple of 8; run where the CPU has AVX2 and FMA. */
+__attribute__((target("avx2,fma")))
+static void conv_relu_avx2(const float *restrict cols, const float *restrict w,
+                           const float *restrict b, float *restrict z, Py_ssize_t rows,
+                           Py_ssize_t f, Py_ssize_t k)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        float *zr = z + r * f;
+        Py_ssize_t j0 = 0;
+        for (; j0 + 32 <= f; j0 += 32) {
+            __m256 c = _mm256_set1_ps(cols[r]);
+            __m256 s0 = _mm256_mul_ps(c, _mm256_loadu_ps(w + j0));
+            __m256 s1 = _mm256_mul_ps(c, _mm256_loadu_ps(w + j0 + 8));
+            __m256 s2 = _mm256_mul_ps(c, _mm256_loadu_ps(w + j0 + 16));
+            __m256 s3 = _mm256_mul_ps(c, _mm256_loadu_ps(w + j0 + 24));
+            for (Py_ssize_t kk = 1; kk < k; kk++) {
+                const float *wk = w + kk * f + j0;
+                c = _mm256_set1_ps(cols[kk * rows + r]);
+                s0 = _mm256_fmadd_ps(c, _mm256_loadu_ps(wk), s0);
+                s1 = _mm256_fmadd_ps(c, _mm256_loadu_ps(wk + 8), s1);
+                s2 = _mm256_fmadd_ps(c, _mm256_loadu_ps(wk + 16), s2);
+                s3 = _mm256_fmadd_ps(c, _mm256_loadu_ps(wk + 24), s3);
+            }
+            _mm256_storeu_ps(zr + j0, _mm256_max_ps(zero, _mm256_add_ps(
+                s0, _mm256_loadu_ps(b + j0))));
+            _mm256_storeu_ps(zr + j0 + 8, _mm256_max_ps(zero, _mm256_add_ps(
+                s1, _mm256_loadu_ps(b + j0 + 8))));
+            _mm256_storeu_ps(zr + j0 + 16, _mm256_max_ps(zero, _mm256_add_ps(
+                s2, _mm256_loadu_ps(b + j0 + 16))));
+            _mm256_storeu_ps(zr + j0 + 24, _mm256_max_ps(zero, _mm256_add_ps(
+                s3, _mm256_loadu_ps(b + j0 + 24))));
+        }
+        for (; j0 < f; j0 += 8) {
+            __m256 s0 = _mm256_mul_ps(_mm256_set1_ps(cols[r]), _mm256_loadu_ps(w + j0));
+            for (Py_ssize_t kk = 1; kk < k; kk++)
+                s0 = _mm256_fmadd_ps(_mm256_set1_ps(cols[kk * rows + r]),
+                                     _mm256_loadu_ps(w + kk * f + j0), s0);
+            _mm256_storeu_ps(zr + j0, _mm256_max_ps(zero, _mm256_add_ps(
+                s0, _mm256_loadu_ps(b + j0))));
+        }
+    }
+}
+#endif
+
+static void conv_relu(const float *restrict cols, const float *restrict w,
+                      const float *restrict b, float *restrict z, Py_ssize_t rows,
+                      Py_ssize_t f, Py_ssize_t k)
+{
+#ifdef FCNET_SMALL_K_AVX2
+    if (f % 8 == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        conv_relu_avx2(cols, w, b, z, rows, f, k);
+        return;
+    }
+#endif
+    conv_relu_plain(cols, w, b, z, rows, f, k);
+}
+
+PyDoc_STRVAR(conv_bias_relu_doc,
+"conv_bias_relu(cols_t, w, b, z, rows, f, k)\n--\n\n"
+"A convolution's forward for a small patch width k <= 16: z (rows, f) = max(b + cols_t^T\n"
+"· w, 0) with cols_t (k, rows), w (k, f), b (f,); each entry's products summed in float32\n"
+"in k order (fused multiply-adds where the CPU has AVX2 and FMA), then the bias added,\n"
+"then the relu.");
+
+static PyObject *conv_bias_relu(PyObject *self, PyObject *args)
+{
+    PyObject *colso, *wo, *bo, *zo;
+    Py_ssize_t rows, f, k;
+    Buffers b = {.count = 0};
+    if (!PyArg_ParseTuple(args, "OOOOnnn", &colso, &wo, &bo, &zo, &rows, &f, &k))
+        return NULL;
+    if (rows < 0 || f <= 0 || k <= 0 || k > CONV_MAX_K) {
+        PyErr_Format(PyExc_ValueError, "`rows` must be >= 0, `f` > 0 and `k` in [1, %d]. "
+                     "Received: rows=%zd, f=%zd, k=%zd", CONV_MAX_K, rows, f, k);
+        return NULL;
+    }
+    const float *cols = acquire(&b, colso, "cols_t", "f", k * rows, 0);
+    const float *w = cols ? acquire(&b, wo, "w", "f", k * f, 0) : NULL;
+    const float *bias = w ? acquire(&b, bo, "b", "f", f, 0) : NULL;
+    float *z = bias ? acquire(&b, zo, "z", "f", rows * f, 1) : NULL;
+    if (!z) {
+        release(&b);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    conv_relu(cols, w, bias, z, rows, f, k);
+    Py_END_ALLOW_THREADS
+    release(&b);
+    Py_RETURN_NONE;
+}
+
+/* ---- col2im, few-channel layout ---------------------------------------------------------- */
+
+/* dx (n, h, w, g·cg), zeroed here, += the patch gradients stored one row per (g, i, j, c)
+ * (the transposed layout: dcols_t (g, kh, kw, cg, n·oh·ow)). Per sample, kernel offsets in
+ * the reference's (row-major) order: each dx entry gets its terms in the same order, so
+ * the same sums. */
+static void col2im_t(const float *restrict dcols, float *restrict dx, const Cols *q)
+{
+    const Py_ssize_t C = q->c, cg = q->c / q->g, M = q->n * q->oh * q->ow;
+    const Py_ssize_t per = q->oh * q->ow, step = q->sw * C;
+    memset(dx, 0, sizeof(float) * (size_t)(q->n * q->h * q->w * C));
+    for (Py_ssize_t n = 0; n < q->n; n++)
+        for (Py_ssize_t i = 0; i < q->kh; i++)
+            for (Py_ssize_t j = 0; j < q->kw; j++)
+                for (Py_ssize_t g = 0; g < q->g; g++)
+                    for (Py_ssize_t c = 0; c < cg; c++) {
+                        const float *restrict s = dcols
+                            + (((g * q->kh + i) * q->kw + j) * cg + c) * M + n * per;
+                        float *restrict t = dx + ((n * q->h + i * q->dh) * q->w + j * q->dw)
+                                            * C + g * cg + c;
+                        for (Py_ssize_t oh = 0; oh < q->oh; oh++) {
+                            const float *restrict so = s + oh * q->ow;
+                            float *restrict to = t + oh * q->sh * q->w * C;
+                            if (step == 1) /* one channel, unit stride: a vector loop */
+                                for (Py_ssize_t ow = 0; ow < q->ow; ow++)
+                                    to[ow] += so[ow];
+                            else
+                                for (Py_ssize_t ow = 0; ow < q->ow; ow++)
+                                    to[ow * step] += so[ow];
+                        }
+                    }
+}
+
 /* ---- bias and relu, forward ------------------------------------------------------------ */
 
 static void bias_relu(float *restrict z, const float *restrict b, Py_ssize_t rows, Py_ssize_t f)
@@ -593,6 +767,7 @@ static PyMethodDef methods[] = {
     {"relu_backward_bias", relu_backward_bias, METH_VARARGS, relu_backward_bias_doc},
     {"relu_backward_conv", relu_backward_conv, METH_VARARGS, relu_backward_conv_doc},
     {"bias_relu", bias_relu_forward, METH_VARARGS, bias_relu_doc},
+    {"conv_bias_relu", conv_bias_relu, METH_VARARGS, conv_bias_relu_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -166,6 +166,13 @@ CONVS = [  # (spatial input, kernel, strides, dilation, padding, channels, group
     ((13,), (3,), (1,), (1,), "valid", 10, 1),            # 1-D
     ((14,), (4,), (2,), (2,), "same", 16, 1),
     ((15,), (3,), (1,), (1,), "causal", 8, 1),
+    ((28, 28), (3, 3), (1, 1), (1, 1), "valid", 1, 1),    # few channels: transposed layout
+    ((9, 8), (3, 2), (2, 1), (1, 1), "same", 3, 1),
+    ((11, 10), (3, 3), (1, 1), (2, 2), "same", 2, 1),
+    ((10, 9), (2, 3), (3, 2), (1, 1), "valid", 4, 2),
+    ((1, 1), (3, 3), (1, 1), (1, 1), "same", 1, 1),
+    ((12,), (3,), (2,), (1,), "causal", 5, 1),
+    ((9,), (1,), (2,), (1,), "valid", 1, 1),             # K = 1
 ]
 
 
@@ -182,7 +189,8 @@ def test_col2im_equals_numpy(size, kernel, strides, dilation, padding, channels,
     dcols = conv.empty_cols(geometry, n, channels, np.float32)
     dcols[...] = _rand(rng, *dcols.shape)
     padded = conv.col2im(dcols, geometry, n, channels, crop=False)
-    assert compiled.col2im(dcols, geometry, n, channels) is not None  # the kernel runs
+    few = conv._few(channels // groups)
+    assert compiled.col2im(dcols, geometry, n, channels, few) is not None  # the kernel runs
     with numpy_only():
         dx0 = conv.conv_input_gradient(dz, w, geometry, shape)
         padded0 = conv.col2im(dcols, geometry, n, channels, crop=False)
@@ -436,7 +444,7 @@ def test_conv_relu_fused_backward_equals_numpy(make, x_shape, need_dx, overwrite
     with numpy_only():
         y0, dx0, grads0 = _conv_pass(layer, x, dy, need_dx, overwrite_first)
     np.testing.assert_array_equal(dy, dy_before)
-    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_allclose(y, y0, rtol=1e-5, atol=1e-6)  # the small-K forward's sums
     if need_dx:
         np.testing.assert_allclose(dx, dx0, rtol=1e-6, atol=1e-6)
     else:
@@ -539,3 +547,172 @@ def test_training_seed003_cnn_equals_the_numpy_path(monkeypatch, numpy_only):
         weights0 = _train_seed003_like()
     for w, w0 in zip(weights, weights0):
         np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-6)
+
+
+# ---- a few-channel convolution's forward: product, bias and relu in one pass ---------------
+
+def _small_k_reference(cols_t, w, b):
+    """The NumPy reference ``max(cols · W + b, 0)`` and, per entry, the sum of the absolute
+    terms (the scale of its rounding)."""
+    z = cols_t.T @ w
+    z += b
+    scale = np.abs(cols_t.T.astype(np.float64)) @ np.abs(w.astype(np.float64)) + np.abs(b)
+    return np.maximum(z, 0), scale
+
+
+def _assert_close_relu(z, z0, scale):
+    """``z`` within ~1e-5 of each entry's absolute-term sum of the reference ``z0``; the relu
+    mask the same except where the reference is within that rounding of 0."""
+    np.testing.assert_array_less(np.abs(z.astype(np.float64) - z0), 1e-5 * scale + 1e-30)
+    differ = (z > 0) != (z0 > 0)
+    assert np.all(np.abs(z0 - z)[differ] <= 1e-5 * scale[differ])
+
+
+@pytest.mark.parametrize("rows, f, k", [(43264, 32, 9), (300, 5, 3), (129, 40, 16),
+                                        (77, 8, 27 // 3), (50, 64, 1), (1, 1, 1), (0, 4, 2)])
+def test_conv_bias_relu_equals_numpy(rows, f, k):
+    rng = np.random.default_rng(rows + f + k)
+    cols_t, w, b = _rand(rng, k, rows), _rand(rng, k, f), _rand(rng, f)
+    before = [a.copy() for a in (cols_t, w, b)]
+    z = compiled.conv_bias_relu(cols_t, w, b)
+    assert z.shape == (rows, f) and z.dtype == np.float32
+    for a, a0 in zip((cols_t, w, b), before):
+        np.testing.assert_array_equal(a, a0)
+    z0, scale = _small_k_reference(cols_t, w, b)
+    _assert_close_relu(z, z0, scale)
+    assert np.all(z >= 0)
+
+
+def test_conv_bias_relu_keeps_nan_and_the_kernel_shape():
+    rng = np.random.default_rng(20)
+    cols_t, w, b = _rand(rng, 9, 40), _rand(rng, 3, 3, 1, 16), _rand(rng, 16)
+    cols_t[4, 7] = np.nan
+    z = compiled.conv_bias_relu(cols_t, w, b)  # the kernel in its own (3, 3, 1, F) shape
+    z0, scale = _small_k_reference(cols_t, w.reshape(9, 16), b)
+    assert np.isnan(z[7]).all() and not np.isnan(np.delete(z, 7, axis=0)).any()
+    keep = ~np.isnan(z0)
+    np.testing.assert_array_less(np.abs(z - z0)[keep], 1e-5 * scale[keep] + 1e-30)
+
+
+def test_conv_bias_relu_declines_what_the_kernel_does_not_take(numpy_only):
+    rng = np.random.default_rng(21)
+    cols_t, w, b = _rand(rng, 9, 30), _rand(rng, 9, 4), _rand(rng, 4)
+    run = compiled.conv_bias_relu
+    assert run(cols_t, w, b) is not None
+    assert run(cols_t.astype(np.float64), w, b) is None
+    assert run(cols_t, w.astype(np.float64), b) is None
+    assert run(cols_t.T.copy().T, w, b) is None  # not contiguous
+    assert run(_rand(rng, 17, 30), _rand(rng, 17, 4), b) is None  # K > 16
+    assert run(cols_t, _rand(rng, 8, 4), b) is None
+    assert run(cols_t, w, _rand(rng, 5)) is None
+    with numpy_only():
+        assert run(cols_t, w, b) is None
+    with pytest.raises(ValueError, match="`k` in"):
+        compiled.kernels.conv_bias_relu(cols_t, w, b, np.empty((30, 4), np.float32), 30, 4,
+                                        17)
+    with pytest.raises(ValueError, match="overlaps"):
+        compiled.kernels.conv_bias_relu(cols_t, w, b, cols_t.reshape(-1)[:120], 30, 4, 9)
+
+
+def _relu_conv_pass(layer, x, dy, need_dx, overwrite_first):
+    from fcnet.layers import Step
+    step = Step()
+    if not overwrite_first:
+        step.first_write(layer)
+    y, ctx = layer.forward_step(x, True, step)
+    dx = layer.backward_step(ctx, dy, step, need_dx=need_dx) if dy is not None else None
+    return y, dx, [w.grad.copy() for w in layer.trainable_weights]
+
+
+@pytest.mark.parametrize("make, x_shape", [
+    (lambda: fcnet.layers.Conv2D(32, 3, activation="relu"), (4, 28, 28, 1)),
+    (lambda: fcnet.layers.Conv2D(6, (2, 2), padding="same", strides=2, activation="relu"),
+     (3, 9, 8, 3)),
+    (lambda: fcnet.layers.Conv2D(8, 3, dilation_rate=2, padding="same", activation="relu"),
+     (2, 9, 9, 1)),
+    (lambda: fcnet.layers.Conv1D(5, 3, padding="causal", activation="relu"), (2, 10, 4)),
+    (lambda: fcnet.layers.Conv1D(16, 5, strides=2, activation="relu"), (3, 20, 3)),
+])
+@pytest.mark.parametrize("need_dx", [True, False])
+def test_conv_relu_small_k_forward_equals_numpy(make, x_shape, need_dx, monkeypatch,
+                                                numpy_only):
+    forward, backward = [], []
+    for name, calls in [("conv_bias_relu", forward), ("col2im", backward)]:
+        real = getattr(compiled, name)
+        monkeypatch.setattr(compiled, name, lambda *a, _r=real, _c=calls, **k:
+                            _c.append(1) or _r(*a, **k))
+    rng = np.random.default_rng(22)
+    layer = make()
+    layer.build(x_shape)
+    layer.bias.assign(_rand(rng, *layer.bias.shape) * 0.1)
+    x = _rand(rng, *x_shape)
+    dy = _rand(rng, *layer.compute_output_shape(x_shape))
+    y, dx, grads = _relu_conv_pass(layer, x, dy, need_dx, True)
+    assert len(forward) == 1 and len(backward) == need_dx
+    with numpy_only():
+        y0, _, _ = _relu_conv_pass(layer, x, None, need_dx, True)
+        # the reference's backward from the same y (so the same relu mask)
+        from fcnet.layers import Step
+        step = Step()
+        _, ctx = layer.forward_step(x, True, step)
+        ctx = (ctx[0], y, y)
+        dx0 = layer.backward_step(ctx, dy, step, need_dx=need_dx)
+        grads0 = [w.grad.copy() for w in layer.trainable_weights]
+    # the forward within ~1e-5 of each entry's absolute-term sum
+    geometry = layer._geometry(x_shape[1:-1])
+    cols = conv.im2col(conv.pad(x, geometry), geometry)[0]
+    w2 = layer.kernel.value.reshape(-1, layer.filters)
+    scale = (np.abs(cols.astype(np.float64)) @ np.abs(w2) + np.abs(layer.bias.value))
+    _assert_close_relu(y.reshape(-1, layer.filters), y0.reshape(-1, layer.filters), scale)
+    if need_dx:
+        np.testing.assert_array_equal(dx, dx0)  # same dz, same product, same col2im sums
+    else:
+        assert dx is None
+    for g, g0 in zip(grads, grads0):
+        np.testing.assert_allclose(g, g0, rtol=1e-5, atol=1e-5 * np.abs(g0).max())
+
+
+def test_conv_relu_small_k_forward_only_where_it_applies(monkeypatch):
+    calls = []
+    real = compiled.conv_bias_relu
+    monkeypatch.setattr(compiled, "conv_bias_relu",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(23)
+    x1 = _rand(rng, 2, 7, 7, 1)
+    cases = [
+        (fcnet.layers.Conv2D(4, 3, activation="tanh"), x1),
+        (fcnet.layers.Conv2D(4, 3), x1),
+        (fcnet.layers.Conv2D(4, 3, activation="relu", use_bias=False), x1),
+        (fcnet.layers.Conv2D(4, 3, activation="relu"), _rand(rng, 2, 7, 7, 8)),  # rows
+        (fcnet.layers.Conv2D(4, 5, activation="relu"), _rand(rng, 2, 7, 7, 2)),  # K = 50
+        (fcnet.layers.Conv2D(4, 3, groups=2, activation="relu"), _rand(rng, 2, 7, 7, 2)),
+        (fcnet.layers.Conv2D(4, 1, activation="relu"), x1),  # trivial: no patch copy
+        (fcnet.layers.Dense(4, activation="relu"), _rand(rng, 3, 5)),
+    ]
+    for layer, x in cases:
+        layer.build(x.shape)
+        layer.forward(x)
+    f64 = fcnet.layers.Conv2D(4, 3, activation="relu")
+    f64.build(x1.shape)
+    for w in f64.weights:
+        w.value = w.value.astype(np.float64)
+    y64, _ = f64.forward(x1.astype(np.float64))
+    assert y64.dtype == np.float64
+    assert calls == []
+    used = fcnet.layers.Conv2D(4, 3, activation="relu")
+    used.build(x1.shape)
+    used.forward(x1)
+    assert calls == [1]
+
+
+def test_training_seed003_cnn_small_k_forward_equals_the_numpy_path(monkeypatch, numpy_only):
+    calls = []
+    real = compiled.conv_bias_relu
+    monkeypatch.setattr(compiled, "conv_bias_relu",
+                        lambda *a, **k: calls.append(a[0].shape) or real(*a, **k))
+    weights = _train_seed003_like()
+    assert calls and all(shape == (9, 16 * 26 * 26) for shape in calls)  # the first conv
+    with numpy_only():
+        weights0 = _train_seed003_like()
+    for w, w0 in zip(weights, weights0):
+        np.testing.assert_allclose(w, w0, rtol=1e-4, atol=1e-5)

@@ -31,6 +31,12 @@ None when not ``need_dz``) or None to decline; the tail then asks ``_affine_back
 ``dx`` alone (``overwrite`` None: no weight written). Conv1D/Conv2D use it for few input
 channels (``fcnet.ops.compiled.relu_backward_conv``).
 
+A subclass whose ``_affine`` takes ``add_bias`` may write ``_relu_forward_fused(x)``: for
+a relu with a bias and the compiled kernels enabled it then gets the first try at the
+whole forward (product, bias and relu in one pass), returning ``(y, saved)`` or None to
+decline. Conv1D/Conv2D use it for few input channels and small kernels
+(``fcnet.ops.compiled.conv_bias_relu``).
+
 ``ctx`` is ``(saved, z, y)``.
 """
 
@@ -60,11 +66,18 @@ class Affine(Layer):
             cls._affine_backward).parameters
         cls._bias_in_affine = "add_bias" in inspect.signature(cls._affine).parameters
         cls._relu_fused = cls._relu_backward_fused is not Affine._relu_backward_fused
+        cls._relu_forward = (cls._bias_in_affine
+                             and cls._relu_forward_fused is not Affine._relu_forward_fused)
 
     def forward(self, x, training=False):
         f = self.activation
         if (f is activations.relu and self._bias_in_affine and self.use_bias
                 and compiled.enabled()):  # bias and relu in one compiled pass over z
+            if self._relu_forward:  # the product too, where the subclass can
+                done = self._relu_forward_fused(x)
+                if done is not None:
+                    y, saved = done
+                    return y, (saved, y, y)
             z, saved = self._affine(x, add_bias=False)
             if compiled.bias_relu(z, self.bias.value) is None:
                 z += self.bias.value
@@ -123,6 +136,13 @@ class Affine(Layer):
         (``overwrite``) or added into its slot in one pass: ``(dz,)`` (``dz`` None when not
         ``need_dz``), or None where it may not run. Only subclasses that override it are
         asked."""
+        return None
+
+    def _relu_forward_fused(self, x):
+        """A relu layer's whole forward ``y = max(affine(x), 0)`` (the bias added) in one
+        compiled pass: ``(y, saved)`` as ``_affine`` saves, or None where it may not run.
+        Only subclasses that override it (and whose ``_affine`` takes ``add_bias``) are
+        asked, for relu with a bias and the compiled kernels enabled."""
         return None
 
     def activation_backward(self, ctx, dy):

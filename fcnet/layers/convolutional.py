@@ -25,6 +25,7 @@ from fcnet.ops.conv import (
     Geometry,
     conv_bias_gradient,
     conv_forward,
+    conv_forward_relu,
     conv_input_gradient,
     conv_kernel_gradient,
 )
@@ -123,6 +124,16 @@ class BaseConv(Affine):
         bias = self.bias.value if self.use_bias and add_bias else None
         z, cols = conv_forward(x, self.kernel.value, bias, geometry)
         return z, (cols, x.shape, geometry)
+
+    def _relu_forward_fused(self, x):
+        """``y = max(conv(x) + b, 0)`` in one compiled pass (``fcnet.ops.conv.
+        conv_forward_relu``) where the patch matrix is stored transposed (few input
+        channels, ``groups == 1``) with at most 16 columns; ``(y, saved)`` or None."""
+        geometry = self._geometry(x.shape[1:-1])
+        done = conv_forward_relu(x, self.kernel.value, self.bias.value, geometry)
+        if done is None:
+            return None
+        return done[0], (done[1], x.shape, geometry)
 
     def _affine_backward(self, ctx, dz, need_dx, overwrite, bias_written=False):
         cols, shape, geometry = ctx[0]

@@ -81,15 +81,18 @@ def max_pool_backward(dy, arg, padded_shape, pool_size, strides):
     return dx
 
 
-def col2im(dcols, geometry, n: int, channels: int):
+def col2im(dcols, geometry, n: int, channels: int, transposed: bool = False):
     """``dx̃ (N, *P, C)``, the padded input's gradient, from the patch gradients
-    ``dcols (g, M, K)`` of a 1-D or 2-D convolution in the row layout (``dcols[g]`` rows
-    ``(n, o)``, columns ``(j, c)``; ``dcols.transpose(1, 0, 2)`` C-contiguous). None where
-    the kernel may not run (the transposed layout included)."""
+    ``dcols (g, M, K)`` of a 1-D or 2-D convolution in either layout ``fcnet.ops.conv``
+    makes: rows (``dcols[g]`` rows ``(n, o)``, columns ``(j, c)``;
+    ``dcols.transpose(1, 0, 2)`` C-contiguous) or, ``transposed`` (few channels),
+    ``dcols.transpose(0, 2, 1)`` ``(g, K, M)`` C-contiguous. Each entry's terms are
+    added in the reference's order (kernel offsets row-major): the reference's bits. None
+    where the kernel may not run."""
     r = len(geometry.out)
     if r not in (1, 2) or not enabled():
         return None
-    rows = dcols.transpose(1, 0, 2)
+    rows = dcols.transpose(0, 2, 1) if transposed else dcols.transpose(1, 0, 2)
     if not _float32(rows):
         return None
     one = r == 1
@@ -101,7 +104,7 @@ def col2im(dcols, geometry, n: int, channels: int):
     dx = numpy.empty((n,) + geometry.padded + (channels,), dtype=numpy.float32)
     if dx.size and rows.size:
         kernels.col2im2d(rows, dx, n, h, w, channels, geometry.groups, oh, ow, kh, kw,
-                         sh, sw, dh, dw)
+                         sh, sw, dh, dw, transposed)
     else:
         dx.fill(0)
     return dx
@@ -162,3 +165,27 @@ def relu_backward_conv(dy, y, cols_t, dkernel, db, add: bool, need_dz: bool):
     dz = numpy.empty_like(dy) if need_dz else None
     kernels.relu_backward_conv(dy, y, cols_t, dz, dkernel, db, cols_t.shape[1], f, k, add)
     return (dz,)
+
+
+def conv_bias_relu(cols_t, kernel, bias):
+    """A convolution's forward ``z = max(cols · W₂ + b, 0)`` in one pass from the
+    transposed patch matrix ``cols_t (K, M)`` (C-contiguous, ``K ≤ CONV_MAX_K``; the
+    few-channel layout of ``fcnet.ops.conv.im2col``, one group), ``kernel`` viewed as
+    ``W₂ (K, F)`` and ``bias (F,)``: ``z (M, F)``, a new array.
+
+    Each entry is ``max(b[f] + Σ_k cols_t[k, m] · W₂[k, f], 0)`` with the products summed
+    in float32 in ``k`` order (from 0; each step one fused multiply-add where the CPU has
+    AVX2 and FMA), then the bias added: not BLAS's order, so ``z`` may
+    differ from the reference's in the last bits (and the relu mask where ``z`` is within
+    rounding of 0). None where the kernel may not run."""
+    if not enabled() or not _float32(cols_t, kernel, bias) or cols_t.ndim != 2:
+        return None
+    k, m = cols_t.shape
+    if bias.ndim != 1 or bias.shape[0] == 0 or not 0 < k <= CONV_MAX_K:
+        return None
+    f = bias.shape[0]
+    if kernel.ndim == 0 or kernel.shape[-1] != f or kernel.size != k * f:
+        return None
+    z = numpy.empty((m, f), dtype=numpy.float32)
+    kernels.conv_bias_relu(cols_t, kernel, bias, z, m, f, k)
+    return z

@@ -205,8 +205,8 @@ def col2im(dcols, geometry: Geometry, n: int, channels: int, crop: bool = True):
     """The adjoint of ``im2col``: ``dx̃[n, o·s + j·d, c] += dcols[(n, o), (j, c)]``, one
     strided add per kernel offset ``j``; the padding is cut off when ``crop``.
 
-    ``dcols``: ``(g, M, K)`` in either layout ``empty_cols`` makes. The row layout of a 1-D
-    or 2-D float32 convolution runs on the compiled kernel (``fcnet.ops.compiled``), which
+    ``dcols``: ``(g, M, K)`` in either layout ``empty_cols`` makes. A 1-D or 2-D float32
+    convolution runs on the compiled kernel (``fcnet.ops.compiled``), either layout, which
     adds in the same order.
     """
     xp = backend.xp
@@ -215,7 +215,7 @@ def col2im(dcols, geometry: Geometry, n: int, channels: int, crop: bool = True):
         dx = dcols.transpose(1, 0, 2).reshape((n,) + geometry.padded + (channels,))
         return dx
     cg = channels // g
-    dx = None if _few(cg) else compiled.col2im(dcols, geometry, n, channels)
+    dx = compiled.col2im(dcols, geometry, n, channels, transposed=_few(cg))
     if dx is None:  # the reference
         dview = _cols_as_view(dcols, geometry, n, cg)  # (N, *O, g, *k, C/g)
         dx = xp.zeros((n,) + geometry.padded + (g, cg), dtype=dcols.dtype)
@@ -272,6 +272,30 @@ def conv_forward(x, kernel, bias, geometry: Geometry):
     if bias is not None:
         z += bias
     return z.reshape((n,) + geometry.out + (f,)), cols
+
+
+def conv_forward_relu(x, kernel, bias, geometry: Geometry):
+    """``(y, cols)`` with ``y = max(im2col(x̃) · W₂ + b, 0)`` of shape ``(N, *O, F)`` from
+    one compiled pass over the output (``fcnet.ops.compiled.conv_bias_relu``: the product,
+    bias and relu together), or None where that pass does not apply: more than one group,
+    not the few-channel (transposed) patch layout, more than ``compiled.CONV_MAX_K`` patch
+    columns, not float32, or the compiled kernels off. Its products are summed in float32
+    in patch-column order, not BLAS's: ``y`` may differ from ``conv_forward``'s in the last
+    bits."""
+    xp = backend.xp
+    channels, f = x.shape[-1], kernel.shape[-1]
+    if (geometry.groups != 1 or not _few(channels) or geometry.trivial
+            or kernel.size // f > compiled.CONV_MAX_K or bias is None
+            or not x.dtype == kernel.dtype == bias.dtype == "float32"
+            or not compiled.enabled()):
+        return None
+    cols = im2col(pad(x, geometry), geometry)
+    z = compiled.conv_bias_relu(cols[0].T, kernel, bias)
+    if z is None:  # the reference's product, bias and relu
+        z = cols[0] @ kernel.reshape(-1, f)
+        z += bias
+        xp.maximum(z, 0, out=z)
+    return z.reshape((x.shape[0],) + geometry.out + (f,)), cols
 
 
 def conv_kernel_gradient(cols, dz, kernel_shape, groups: int = 1, out=None):
