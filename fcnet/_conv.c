@@ -5,6 +5,9 @@
  *                        maximum in row-major window order (the argmax);
  *   max_pool2d_backward  dx = dy scattered onto each window's argmax (added where windows
  *                        overlap);
+ *   im2col2d             cols[(n, o), (g, j, c)] = x̃[n, o·s + j·d, (g, c)]: the patch matrix
+ *                        in its row layout (a copy: one run of C or kw·C floats at a time)
+ *                        or the transposed one of few channels;
  *   col2im2d             dx̃[n, o·s + j·d, c] += dcols[(n, o), (j, c)] (the adjoint of the
  *                        patch copy), for the row layout of the patch matrix and for the
  *                        transposed one of few channels;
@@ -294,11 +297,111 @@ static PyObject *max_pool2d_backward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* ---- col2im ----------------------------------------------------------------------------- */
-
 typedef struct {
     Py_ssize_t n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw;
 } Cols;
+
+/* ---- im2col, row layout ------------------------------------------------------------------ */
+
+/* cols (n, oh, ow, g, kh, kw, cg) = x (n, h, w, g·cg) read at (o·s + j·d, (g, c)): a copy.
+ * With one group and unit column dilation, a kernel row (kw pixels of all C channels) is
+ * one contiguous run of kw·C floats; otherwise each (g, i, j) is a run of cg floats. */
+static void im2col(const float *restrict x, float *restrict cols, const Cols *q)
+{
+    const Py_ssize_t C = q->c, cg = q->c / q->g;
+    const int whole_rows = q->g == 1 && q->dw == 1;
+    const size_t run = (size_t)(whole_rows ? q->kw * C : cg) * sizeof(float);
+    float *restrict out = cols;
+    for (Py_ssize_t n = 0; n < q->n; n++)
+        for (Py_ssize_t oh = 0; oh < q->oh; oh++)
+            for (Py_ssize_t ow = 0; ow < q->ow; ow++) {
+                const float *corner = x + ((n * q->h + oh * q->sh) * q->w + ow * q->sw) * C;
+                if (whole_rows) {
+                    for (Py_ssize_t i = 0; i < q->kh; i++) {
+                        memcpy(out, corner + i * q->dh * q->w * C, run);
+                        out += q->kw * C;
+                    }
+                    continue;
+                }
+                for (Py_ssize_t g = 0; g < q->g; g++)
+                    for (Py_ssize_t i = 0; i < q->kh; i++)
+                        for (Py_ssize_t j = 0; j < q->kw; j++) {
+                            memcpy(out, corner + (i * q->dh * q->w + j * q->dw) * C + g * cg,
+                                   run);
+                            out += cg;
+                        }
+            }
+}
+
+/* The transposed (few-channel) layout: cols_t (g, kh, kw, cg, n, oh, ow), one row per
+ * (g, i, j, c) of the patch entries of every output position, read with a stride of sw·C
+ * floats (one contiguous run of ow floats for one channel and unit strides). */
+static void im2col_t(const float *restrict x, float *restrict cols, const Cols *q)
+{
+    const Py_ssize_t C = q->c, cg = q->c / q->g, step = q->sw * C;
+    float *restrict out = cols;
+    for (Py_ssize_t g = 0; g < q->g; g++)
+        for (Py_ssize_t i = 0; i < q->kh; i++)
+            for (Py_ssize_t j = 0; j < q->kw; j++)
+                for (Py_ssize_t c = 0; c < cg; c++)
+                    for (Py_ssize_t n = 0; n < q->n; n++)
+                        for (Py_ssize_t oh = 0; oh < q->oh; oh++) {
+                            const float *restrict s = x + ((n * q->h + oh * q->sh + i * q->dh)
+                                                           * q->w + j * q->dw) * C + g * cg + c;
+                            if (step == 1)
+                                memcpy(out, s, sizeof(float) * (size_t)q->ow);
+                            else
+                                for (Py_ssize_t ow = 0; ow < q->ow; ow++)
+                                    out[ow] = s[ow * step];
+                            out += q->ow;
+                        }
+}
+
+PyDoc_STRVAR(im2col2d_doc,
+"im2col2d(x, cols, n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw, transposed=False)\n--\n\n"
+"cols (n, oh, ow, g, kh, kw, c/g), the patch matrix in its row layout, set to\n"
+"x[n, o*s + j*d, (g, c)] of the padded input x (n, h, w, c): a copy; or, transposed,\n"
+"cols (g, kh, kw, c/g, n, oh, ow) (the few-channel layout).");
+
+static PyObject *im2col2d(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *co;
+    Cols q;
+    Buffers b = {.count = 0};
+    int transposed = 0;
+    if (!PyArg_ParseTuple(args, "OOnnnnnnnnnnnnn|p", &xo, &co, &q.n, &q.h, &q.w, &q.c, &q.g,
+                          &q.oh, &q.ow, &q.kh, &q.kw, &q.sh, &q.sw, &q.dh, &q.dw,
+                          &transposed))
+        return NULL;
+    if (!positive(&q.n, 13))
+        return NULL;
+    if (q.c % q.g || (q.oh - 1) * q.sh + (q.kh - 1) * q.dh >= q.h
+        || (q.ow - 1) * q.sw + (q.kw - 1) * q.dw >= q.w) {
+        PyErr_Format(PyExc_ValueError, "The patches must lie inside the (padded) input and "
+                     "the groups divide the channels. Received: input %zdx%zdx%zd, output "
+                     "%zdx%zd, kernel %zdx%zd, strides %zdx%zd, dilation %zdx%zd, groups %zd",
+                     q.h, q.w, q.c, q.oh, q.ow, q.kh, q.kw, q.sh, q.sw, q.dh, q.dw, q.g);
+        return NULL;
+    }
+    const float *x = acquire(&b, xo, "x", "f", q.n * q.h * q.w * q.c, 0);
+    float *cols = x ? acquire(&b, co, "cols", "f", q.n * q.oh * q.ow * q.kh * q.kw * q.c, 1)
+                    : NULL;
+    if (!cols) {
+        release(&b);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (transposed)
+        im2col_t(x, cols, &q);
+    else
+        im2col(x, cols, &q);
+    Py_END_ALLOW_THREADS
+    release(&b);
+    Py_RETURN_NONE;
+}
+
+/* ---- col2im ----------------------------------------------------------------------------- */
+
 
 static void col2im(const float *restrict dcols, float *restrict dx, const Cols *q)
 {
@@ -763,6 +866,7 @@ static PyObject *bias_relu_forward(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"max_pool2d_forward", max_pool2d_forward, METH_VARARGS, max_pool2d_forward_doc},
     {"max_pool2d_backward", max_pool2d_backward, METH_VARARGS, max_pool2d_backward_doc},
+    {"im2col2d", im2col2d, METH_VARARGS, im2col2d_doc},
     {"col2im2d", col2im2d, METH_VARARGS, col2im2d_doc},
     {"relu_backward_bias", relu_backward_bias, METH_VARARGS, relu_backward_bias_doc},
     {"relu_backward_conv", relu_backward_conv, METH_VARARGS, relu_backward_conv_doc},

@@ -199,6 +199,77 @@ def test_col2im_equals_numpy(size, kernel, strides, dilation, padding, channels,
     np.testing.assert_array_equal(padded, padded0)
 
 
+# ---- im2col ------------------------------------------------------------------------------
+
+IM2COLS = CONVS + [  # both layouts
+    ((13, 13), (3, 3), (1, 1), (1, 1), "valid", 32, 1),   # the 13×13×32 → 3×3 patches
+    ((10, 11), (3, 3), (2, 2), (2, 1), "same", 24, 3),    # groups, strides, dilation
+    ((12,), (3,), (1,), (3,), "causal", 16, 2),           # 1-D dilated causal, groups
+    ((7, 6), (2, 2), (1, 1), (1, 1), "valid", 8, 1),
+]
+
+
+@pytest.mark.parametrize("size, kernel, strides, dilation, padding, channels, groups",
+                         IM2COLS)
+def test_im2col_equals_numpy(size, kernel, strides, dilation, padding, channels,
+                                        groups, numpy_only):
+    rng = np.random.default_rng(len(size) * 10 + channels + groups)
+    geometry = conv.Geometry.of_conv(size, kernel, strides, dilation, padding, groups)
+    x = _rand(rng, 3, *size, channels)
+    padded = conv.pad(x, geometry)
+    few = conv._few(channels // groups)
+    assert compiled.im2col(padded, geometry, few) is not None  # the kernel runs
+    cols = conv.im2col(padded, geometry)
+    with numpy_only():
+        cols0 = conv.im2col(padded, geometry)
+    assert cols.shape == cols0.shape and cols.dtype == np.float32
+    np.testing.assert_array_equal(cols, cols0)  # a copy: the same bits
+    # the reference's layout (the products and col2im read it so)
+    assert (cols.transpose(0, 2, 1) if few else cols.transpose(1, 0, 2)).flags.c_contiguous
+
+
+def test_im2col_declines_what_the_kernel_does_not_take(numpy_only, monkeypatch):
+    rng = np.random.default_rng(8)
+    geometry = conv.Geometry.of_conv((9, 9), (3, 3), (1, 1), (1, 1), "valid")
+    x = _rand(rng, 2, 9, 9, 16)
+    assert compiled.im2col(x.astype(np.float64), geometry) is None
+    assert compiled.im2col(x[:, ::-1], geometry) is None  # not C-contiguous
+    assert compiled.im2col(x[:, :8], geometry) is None    # not the geometry's size
+    g3 = conv.Geometry.of_conv((5, 5, 5), (3, 3, 3), (1, 1, 1), (1, 1, 1), "valid")
+    assert compiled.im2col(_rand(rng, 1, 5, 5, 5, 16), g3) is None  # 3-D
+    assert compiled.im2col(_rand(rng, 1, 5, 5, 5, 2), g3, True) is None
+    with numpy_only():
+        assert compiled.im2col(x, geometry) is None
+    monkeypatch.setattr(compiled, "kernels", None)
+    assert compiled.im2col(x, geometry) is None
+    monkeypatch.undo()
+    # the declined inputs still give the reference's patches
+    for a in (x.astype(np.float64), np.asfortranarray(x)):
+        cols = conv.im2col(a, geometry)
+        with numpy_only():
+            np.testing.assert_array_equal(cols, conv.im2col(a, geometry))
+
+
+def test_im2col_kernel_checks_its_arguments():
+    x = np.zeros((1, 5, 5, 8), np.float32)
+    cols = np.zeros((9, 72), np.float32)
+    compiled.kernels.im2col2d(x, cols, 1, 5, 5, 8, 1, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="inside"):
+        compiled.kernels.im2col2d(x, cols, 1, 5, 5, 8, 1, 3, 3, 3, 3, 2, 2, 1, 1)
+    with pytest.raises(ValueError, match="elements"):
+        compiled.kernels.im2col2d(x, cols[:4], 1, 5, 5, 8, 1, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="positive"):
+        compiled.kernels.im2col2d(x, cols, 1, 5, 5, 8, 0, 3, 3, 3, 3, 1, 1, 1, 1)
+    cols_t = np.zeros((72, 9), np.float32)
+    x[...] = np.arange(x.size, dtype=np.float32).reshape(x.shape)
+    compiled.kernels.im2col2d(x, cols_t, 1, 5, 5, 8, 1, 3, 3, 3, 3, 1, 1, 1, 1, True)
+    compiled.kernels.im2col2d(x, cols, 1, 5, 5, 8, 1, 3, 3, 3, 3, 1, 1, 1, 1)
+    np.testing.assert_array_equal(cols_t, cols.T)
+    with pytest.raises(TypeError, match="float32"):
+        compiled.kernels.im2col2d(x.astype(np.float64), cols, 1, 5, 5, 8, 1, 3, 3, 3, 3,
+                                  1, 1, 1, 1)
+
+
 def test_col2im_is_the_adjoint_of_im2col():
     rng = np.random.default_rng(5)
     geometry = conv.Geometry.of_conv((9, 8), (3, 3), (2, 1), (1, 2), "same")

@@ -1,7 +1,7 @@
 """The compiled element-wise kernels of convolutional networks, ``fcnet._conv``, where
 they are built and wanted.
 
-NumPy runs max pooling, ``col2im`` and the relu backward as many strided whole-array
+NumPy runs max pooling, ``im2col``, ``col2im`` and the relu backward as many strided whole-array
 passes; ``fcnet._conv`` (``fcnet/_conv.c``, an optional extension, DESIGN §4) runs each as
 one loop over channels-last float32 arrays, with the reference's arithmetic in the
 reference's order (the bias sum excepted: summed in double, rounded once). The NumPy code
@@ -17,6 +17,7 @@ not cover. The caller then runs its NumPy code.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy
@@ -79,6 +80,36 @@ def max_pool_backward(dy, arg, padded_shape, pool_size, strides):
     else:
         dx.fill(0)
     return dx
+
+
+def _plane(geometry):
+    """``(h, w, oh, ow, kh, kw, sh, sw, dh, dw)`` of a 1-D or 2-D geometry (1-D as one row)."""
+    one = len(geometry.out) == 1
+    fields = (geometry.padded, geometry.out, geometry.kernel, geometry.strides,
+              geometry.dilation)
+    return tuple(v for f in fields for v in ((1,) + tuple(f) if one else tuple(f)))
+
+
+def im2col(x_padded, geometry, transposed: bool = False):
+    """The patch matrix of a 1-D or 2-D convolution from the padded input
+    ``x̃ (N, *P, C)`` (C-contiguous), ``cols[(n, o), (g, j, c)] = x̃[n, o·s + j·d, (g, c)]``,
+    in either layout ``fcnet.ops.conv`` makes: rows, ``(M, g·K)``, or, ``transposed`` (few
+    channels), ``(g·K, M)``. A copy: the reference's bits. None where the kernel may not
+    run."""
+    r = len(geometry.out)
+    if r not in (1, 2) or not enabled() or not _float32(x_padded) or x_padded.ndim != r + 2:
+        return None
+    n, channels = x_padded.shape[0], x_padded.shape[-1]
+    if tuple(x_padded.shape[1:-1]) != tuple(geometry.padded) or channels % geometry.groups:
+        return None
+    m = n * math.prod(geometry.out)
+    k = math.prod(geometry.kernel) * channels
+    cols = numpy.empty((k, m) if transposed else (m, k), dtype=numpy.float32)
+    if cols.size:
+        h, w, oh, ow, kh, kw, sh, sw, dh, dw = _plane(geometry)
+        kernels.im2col2d(x_padded, cols, n, h, w, channels, geometry.groups, oh, ow, kh, kw,
+                         sh, sw, dh, dw, transposed)
+    return cols
 
 
 def col2im(dcols, geometry, n: int, channels: int, transposed: bool = False):

@@ -172,7 +172,11 @@ def _buffer_axes(r: int, few: bool):
 
 def im2col(x_padded, geometry: Geometry):
     """The patch matrices ``(g, M, K)`` of a padded input (a view of one contiguous copy, or
-    of the input itself for the trivial geometries): ``cols[group, (n, o), (j, c)]``."""
+    of the input itself for the trivial geometries): ``cols[group, (n, o), (j, c)]``.
+
+    A 1-D or 2-D float32 convolution's patches are copied by the compiled kernel
+    (``fcnet.ops.compiled.im2col``, either layout), the same bits; otherwise NumPy copies
+    from the strided view."""
     xp = backend.xp
     n, channels = x_padded.shape[0], x_padded.shape[-1]
     g, r = geometry.groups, len(geometry.out)
@@ -180,8 +184,14 @@ def im2col(x_padded, geometry: Geometry):
     k = math.prod(geometry.kernel) * (channels // g)
     if geometry.trivial:
         return x_padded.reshape(m, g, k).transpose(1, 0, 2)
+    few = _few(channels // g)
+    cols = compiled.im2col(x_padded, geometry, transposed=few)  # 1-D or 2-D float32
+    if cols is not None:
+        if few:
+            return cols.reshape(g, k, m).transpose(0, 2, 1)
+        return cols.reshape(m, g, k).transpose(1, 0, 2)
     view = _patch_view(x_padded, geometry)
-    axes = _buffer_axes(r, _few(channels // g))
+    axes = _buffer_axes(r, few)
     buffer = xp.empty(tuple(view.shape[a] for a in axes), dtype=x_padded.dtype)
     buffer[...] = view.transpose(axes)
     if axes[0] == 0:  # rows (n, o)
