@@ -14,7 +14,9 @@
  *   relu_backward_bias   dz = dy · [y > 0] and db[f] = Σ_rows dz[:, f] in one pass;
  *   relu_backward_conv   the same with a convolution's kernel gradient dW = colsᵀ · dz from
  *                        the transposed patch matrix colsᵀ (K, rows), K small, dz written
- *                        only when asked;
+ *                        only when asked; relu_backward_conv_dx also the input gradient
+ *                        Σ_f dz·W added into the padded input in the same pass (dz never
+ *                        stored; the terms and their sums not the reference's order);
  *   bias_relu            z = max(z + b, 0) in place: a layer's bias and relu in one pass;
  *   conv_bias_relu       z = max(b + cols · W, 0) from a convolution's transposed patch
  *                        matrix colsᵀ (K, rows), K small: its product, bias and relu in one
@@ -40,7 +42,7 @@
 #include <Python.h>
 #include <string.h>
 
-#define MAX_BUFFERS 6
+#define MAX_BUFFERS 7
 
 typedef struct {
     Py_buffer views[MAX_BUFFERS];
@@ -653,15 +655,141 @@ static inline void tile_products(const float *restrict c, const float *restrict 
         acc[q] += (double)s[q];
 }
 
+/* The input-gradient terms of one tile inside the fused pass (relu_conv with dx):
+ * d[r, kk] = Σ_j dz[r, j] · W[kk, j] for the tile's rows r < nr (dz row-major, t), kk < k,
+ * d (nr, 16) row-major, from wt (f, 16) = Wᵀ padded with zero columns. Portable loop: each
+ * sum in float32 in j order, the 16 columns one vector of lanes. */
+static void tile_terms_plain(const float *restrict t, const float *restrict wt,
+                             float *restrict d, Py_ssize_t nr, Py_ssize_t f)
+{
+    for (Py_ssize_t r = 0; r < nr; r++) {
+        float s[16] = {0};
+        const float *restrict tr = t + r * f;
+        for (Py_ssize_t j = 0; j < f; j++) {
+            const float v = tr[j];
+            for (int l = 0; l < 16; l++)
+                s[l] += v * wt[j * 16 + l];
+        }
+        for (int l = 0; l < 16; l++)
+            d[r * 16 + l] = s[l];
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#include <immintrin.h>
+#define FCNET_TERMS_AVX2 1
+
+static inline __attribute__((target("avx2,fma"), always_inline)) float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* The same terms with AVX2 and FMA (f a multiple of 8): columns kk < 8 as one vector of
+ * lanes, eight rows at a time, each sum in j order with fused multiply-adds; columns 8 to
+ * k − 1 each as one row's dot product, eight j lanes then summed across. */
+__attribute__((target("avx2,fma")))
+static void tile_terms_avx2(const float *restrict t, const float *restrict wt,
+                            const float *restrict w, float *restrict d, Py_ssize_t nr,
+                            Py_ssize_t f, Py_ssize_t k)
+{
+    Py_ssize_t r = 0;
+    for (; r + 8 <= nr; r += 8) {
+        const float *tr = t + r * f;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,
+               a6 = a0, a7 = a0;
+        for (Py_ssize_t j = 0; j < f; j++) {
+            const __m256 wv = _mm256_loadu_ps(wt + j * 16);
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(tr + j), wv, a0);
+            a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(tr + f + j), wv, a1);
+            a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(tr + 2 * f + j), wv, a2);
+            a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(tr + 3 * f + j), wv, a3);
+            a4 = _mm256_fmadd_ps(_mm256_broadcast_ss(tr + 4 * f + j), wv, a4);
+            a5 = _mm256_fmadd_ps(_mm256_broadcast_ss(tr + 5 * f + j), wv, a5);
+            a6 = _mm256_fmadd_ps(_mm256_broadcast_ss(tr + 6 * f + j), wv, a6);
+            a7 = _mm256_fmadd_ps(_mm256_broadcast_ss(tr + 7 * f + j), wv, a7);
+        }
+        float *dr = d + r * 16;
+        _mm256_storeu_ps(dr, a0);
+        _mm256_storeu_ps(dr + 16, a1);
+        _mm256_storeu_ps(dr + 32, a2);
+        _mm256_storeu_ps(dr + 48, a3);
+        _mm256_storeu_ps(dr + 64, a4);
+        _mm256_storeu_ps(dr + 80, a5);
+        _mm256_storeu_ps(dr + 96, a6);
+        _mm256_storeu_ps(dr + 112, a7);
+    }
+    for (; r < nr; r++) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (Py_ssize_t j = 0; j < f; j++)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(t + r * f + j),
+                                 _mm256_loadu_ps(wt + j * 16), a0);
+        _mm256_storeu_ps(d + r * 16, a0);
+    }
+    for (Py_ssize_t kk = 8; kk < k; kk++) {
+        const float *wk = w + kk * f;
+        for (r = 0; r < nr; r++) {
+            const float *tr = t + r * f;
+            __m256 p = _mm256_mul_ps(_mm256_loadu_ps(tr), _mm256_loadu_ps(wk));
+            for (Py_ssize_t j = 8; j < f; j += 8)
+                p = _mm256_fmadd_ps(_mm256_loadu_ps(tr + j), _mm256_loadu_ps(wk + j), p);
+            d[r * 16 + kk] = hsum8(p);
+        }
+    }
+}
+#endif
+
+/* The input gradient of one tile: d[r, kk] (tile_terms_*) added into the padded input
+ * gradient at the pixel patch column kk of row r reads, x̃[n, oh·sh + i·dh, ow·sw + j·dw,
+ * c] for kk = (i, j, c) and r0 + r = (n, oh, ow): the tile's rows cut into runs of one
+ * (n, oh), one strided add per run and patch column. */
+static inline __attribute__((always_inline)) void tile_input_gradient(
+    const float *restrict t, const float *restrict wt, const float *restrict w,
+    float *restrict d, float *restrict dx, const Cols *q, Py_ssize_t r0, Py_ssize_t nr,
+    Py_ssize_t f, Py_ssize_t k, int fast)
+{
+#ifdef FCNET_TERMS_AVX2
+    if (fast)
+        tile_terms_avx2(t, wt, w, d, nr, f, k);
+    else
+#endif
+        tile_terms_plain(t, wt, d, nr, f);
+    const Py_ssize_t C = q->c, per = q->oh * q->ow, step = q->sw * C;
+    Py_ssize_t n = r0 / per, oh = r0 % per / q->ow, ow = r0 % q->ow;
+    for (Py_ssize_t r = 0; r < nr;) {
+        const Py_ssize_t len = q->ow - ow < nr - r ? q->ow - ow : nr - r;
+        for (Py_ssize_t kk = 0; kk < k; kk++) {
+            const Py_ssize_t i = kk / (q->kw * C), j = kk / C % q->kw, c = kk % C;
+            float *restrict out = dx + ((n * q->h + oh * q->sh + i * q->dh) * q->w
+                                        + ow * q->sw + j * q->dw) * C + c;
+            const float *restrict src = d + r * 16 + kk;
+            for (Py_ssize_t l = 0; l < len; l++)
+                out[l * step] += src[l * 16];
+        }
+        r += len;
+        ow = 0;
+        if (++oh == q->oh) {
+            oh = 0;
+            n++;
+        }
+    }
+}
+
 FCNET_CLONES
 static void relu_conv(const float *restrict dy, const float *restrict y,
                       const float *restrict cols, float *restrict dz, float *restrict dw,
                       float *restrict db, double *restrict acc, float *restrict scratch,
-                      Py_ssize_t rows, Py_ssize_t f, Py_ssize_t k, int add)
+                      Py_ssize_t rows, Py_ssize_t f, Py_ssize_t k, int add,
+                      const float *restrict w, float *restrict dx, const Cols *q,
+                      const float *restrict wt, float *restrict d, int fast)
 {
     double *restrict accw = acc, *restrict accb = acc + k * f;
     for (Py_ssize_t i = 0; i < (k + 1) * f; i++)
         acc[i] = 0.0;
+    if (dx)
+        memset(dx, 0, sizeof(float) * (size_t)(q->n * q->h * q->w * q->c));
     for (Py_ssize_t r0 = 0; r0 < rows; r0 += CONV_TILE) {
         const Py_ssize_t nr = rows - r0 < CONV_TILE ? rows - r0 : CONV_TILE;
         float *restrict t = dz ? dz + r0 * f : scratch;
@@ -684,6 +812,8 @@ static void relu_conv(const float *restrict dy, const float *restrict y,
                     tile_products(c, t + j0, accw + kk * f + j0, nr, f, f - j0);
             }
         }
+        if (dx)
+            tile_input_gradient(t, wt, w, d, dx, q, r0, nr, f, k, fast);
     }
     for (Py_ssize_t i = 0; i < k * f; i++)
         dw[i] = add ? dw[i] + (float)accw[i] : (float)accw[i];
@@ -732,7 +862,84 @@ static PyObject *relu_backward_conv(PyObject *self, PyObject *args)
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    relu_conv(dy, y, cols, dz, dw, db, acc, scratch, rows, f, k, add);
+    relu_conv(dy, y, cols, dz, dw, db, acc, scratch, rows, f, k, add, NULL, NULL, NULL,
+              NULL, NULL, 0);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(scratch);
+    PyMem_Free(acc);
+    release(&b);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(relu_backward_conv_dx_doc,
+"relu_backward_conv_dx(dy, y, cols_t, w, dw, db, dx, f, n, h, w_, c, oh, ow, kh, kw, sh, sw,\n"
+"dh, dw_, add)\n--\n\n"
+"relu_backward_conv's pass (dz never stored) that also writes dx (n, h, w_, c), the padded\n"
+"input's gradient: dx[n, o*s + j*d, c] = the sum over the patches reading it of\n"
+"sum_f dz[(n, o), f] * w[(j, c), f], w (kh*kw*c, f) the kernel (one group, k =\n"
+"kh*kw*c <= 16). Each term's sum over f in float32 (in f order, with fused multiply-adds\n"
+"where the CPU has AVX2 and FMA and f is a multiple of 8; patch columns from 8 on then in\n"
+"eight lanes summed across); each dx entry's terms added from 0 tile by tile (128 rows),\n"
+"within a tile by patch column, then row: not the reference's order (BLAS's products,\n"
+"then per kernel offset).");
+
+static PyObject *relu_backward_conv_dx(PyObject *self, PyObject *args)
+{
+    PyObject *dyo, *yo, *colso, *wo, *dwo, *dbo, *dxo;
+    Py_ssize_t f;
+    Cols q;
+    int add;
+    Buffers b = {.count = 0};
+    q.g = 1;
+    if (!PyArg_ParseTuple(args, "OOOOOOOnnnnnnnnnnnnnp", &dyo, &yo, &colso, &wo, &dwo, &dbo,
+                          &dxo, &f, &q.n, &q.h, &q.w, &q.c, &q.oh, &q.ow, &q.kh, &q.kw,
+                          &q.sh, &q.sw, &q.dh, &q.dw, &add))
+        return NULL;
+    if (f <= 0) {
+        PyErr_Format(PyExc_ValueError, "`f` must be > 0. Received: f=%zd", f);
+        return NULL;
+    }
+    if (!positive(&q.n, 13))
+        return NULL;
+    const Py_ssize_t k = q.kh * q.kw * q.c, rows = q.n * q.oh * q.ow;
+    if (k > CONV_MAX_K || (q.oh - 1) * q.sh + (q.kh - 1) * q.dh >= q.h
+        || (q.ow - 1) * q.sw + (q.kw - 1) * q.dw >= q.w) {
+        PyErr_Format(PyExc_ValueError, "The patches must lie inside the (padded) input and "
+                     "have at most %d columns. Received: input %zdx%zdx%zd, output %zdx%zd, "
+                     "kernel %zdx%zd, strides %zdx%zd, dilation %zdx%zd", CONV_MAX_K, q.h,
+                     q.w, q.c, q.oh, q.ow, q.kh, q.kw, q.sh, q.sw, q.dh, q.dw);
+        return NULL;
+    }
+    const float *dy = acquire(&b, dyo, "dy", "f", rows * f, 0);
+    const float *y = dy ? acquire(&b, yo, "y", "f", rows * f, 0) : NULL;
+    const float *cols = y ? acquire(&b, colso, "cols_t", "f", k * rows, 0) : NULL;
+    const float *w = cols ? acquire(&b, wo, "w", "f", k * f, 0) : NULL;
+    float *dw = w ? acquire(&b, dwo, "dw", "f", k * f, 1) : NULL;
+    float *db = dw ? acquire(&b, dbo, "db", "f", f, 1) : NULL;
+    float *dx = db ? acquire(&b, dxo, "dx", "f", q.n * q.h * q.w * q.c, 1) : NULL;
+    double *acc = dx ? PyMem_New(double, (size_t)((k + 1) * f)) : NULL;
+    /* the tile's dz (CONV_TILE, f), its input-gradient terms (CONV_TILE, 16) and Wᵀ padded
+     * with zero columns (f, 16) */
+    float *scratch = acc ? PyMem_Calloc((size_t)(CONV_TILE * (f + 16) + 16 * f),
+                                        sizeof(float)) : NULL;
+    if (!scratch) {
+        if (dx)
+            PyErr_NoMemory();
+        PyMem_Free(acc);
+        release(&b);
+        return NULL;
+    }
+    float *d = scratch + CONV_TILE * f, *wt = d + CONV_TILE * 16;
+    for (Py_ssize_t kk = 0; kk < k; kk++)
+        for (Py_ssize_t j = 0; j < f; j++)
+            wt[j * 16 + kk] = w[kk * f + j];
+    int fast = 0;
+#ifdef FCNET_TERMS_AVX2
+    fast = f % 8 == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    Py_BEGIN_ALLOW_THREADS
+    relu_conv(dy, y, cols, NULL, dw, db, acc, scratch, rows, f, k, add, w, dx, &q, wt, d,
+              fast);
     Py_END_ALLOW_THREADS
     PyMem_Free(scratch);
     PyMem_Free(acc);
@@ -951,6 +1158,8 @@ static PyMethodDef methods[] = {
     {"col2im2d", col2im2d, METH_VARARGS, col2im2d_doc},
     {"relu_backward_bias", relu_backward_bias, METH_VARARGS, relu_backward_bias_doc},
     {"relu_backward_conv", relu_backward_conv, METH_VARARGS, relu_backward_conv_doc},
+    {"relu_backward_conv_dx", relu_backward_conv_dx, METH_VARARGS,
+     relu_backward_conv_dx_doc},
     {"bias_relu", bias_relu_forward, METH_VARARGS, bias_relu_doc},
     {"conv_bias_relu", conv_bias_relu, METH_VARARGS, conv_bias_relu_doc},
     {NULL, NULL, 0, NULL},

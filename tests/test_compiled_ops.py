@@ -475,6 +475,101 @@ def test_relu_backward_conv_declines_what_the_kernel_does_not_take(numpy_only):
         compiled.kernels.relu_backward_conv(dy, y, cols_t, None, dw, db, 6, 4, 0, False)
 
 
+def _assert_close_dx(dx, dx0, layer, dz, x_shape):
+    """``dx`` within 1e-5 of each entry's absolute-term sum ``col2im(|dz| · |W₂|ᵀ)`` of the
+    reference ``dx0`` (the fused pass sums the same terms in another order)."""
+    geometry = layer._geometry(tuple(x_shape[1:-1]))
+    scale = conv.conv_input_gradient(np.abs(dz).astype(np.float64),
+                                     np.abs(layer.kernel.value).astype(np.float64), geometry,
+                                     x_shape)
+    assert dx.shape == dx0.shape == tuple(x_shape) and dx.dtype == np.float32
+    np.testing.assert_array_less(np.abs(dx.astype(np.float64) - dx0), 1e-5 * scale + 1e-30)
+
+
+DX_GEOMETRIES = [  # (input size, kernel, strides, dilation, padding, channels, filters)
+    ((28, 28), (3, 3), (1, 1), (1, 1), "valid", 1, 32),   # seed 003's first layer
+    ((9, 8), (2, 2), (2, 2), (1, 1), "same", 3, 6),       # 3 channels, strides, K = 12
+    ((9, 11), (3, 2), (2, 1), (1, 1), "same", 2, 8),      # uneven strides and kernel
+    ((10, 9), (2, 3), (1, 1), (2, 2), "same", 2, 16),     # dilation, K = 12
+    ((7, 7), (4, 4), (1, 1), (1, 1), "valid", 1, 40),     # K = 16, F not a multiple of 32
+    ((17,), (3,), (1,), (2,), "causal", 4, 5),            # 1-D, F not a multiple of 8
+    ((20,), (5,), (2,), (1,), "valid", 3, 16),            # 1-D, strided, K = 15
+]
+
+
+@pytest.mark.parametrize("size, kernel, strides, dilation, padding, c, f", DX_GEOMETRIES)
+@pytest.mark.parametrize("add", [False, True])
+def test_relu_backward_conv_dx_equals_numpy(size, kernel, strides, dilation, padding, c, f,
+                                            add):
+    rng = np.random.default_rng(sum(size) + c + f)
+    n = 3
+    geometry = conv.Geometry.of_conv(size, kernel, strides, dilation, padding)
+    x = _rand(rng, n, *size, c)
+    cols_t = np.ascontiguousarray(conv.im2col(conv.pad(x, geometry), geometry)[0].T)
+    w = _rand(rng, *kernel, c, f)
+    y = np.maximum(_rand(rng, n, *geometry.out, f), 0)
+    dy = _rand(rng, *y.shape)
+    dy_before, w_before = dy.copy(), w.copy()
+    dw, db = _rand(rng, *w.shape), _rand(rng, f)
+    dw1, db1 = dw.copy(), db.copy()
+    dxp = compiled.relu_backward_conv_dx(dy, y, cols_t, w, dw, db, add, geometry, n)
+    assert dxp.shape == (n, *geometry.padded, c)
+    # the weight gradients: relu_backward_conv's bits
+    compiled.relu_backward_conv(dy, y, cols_t, dw1, db1, add, False)
+    np.testing.assert_array_equal(dw, dw1)
+    np.testing.assert_array_equal(db, db1)
+    np.testing.assert_array_equal(dy, dy_before)
+    np.testing.assert_array_equal(w, w_before)
+    # the input gradient: the reference's col2im(dz · W₂ᵀ), padding cropped
+    dz = dy * (y > 0)
+    dx = dxp[conv._inner(geometry)]
+    dx0 = conv.conv_input_gradient(dz, w, geometry, x.shape)
+    scale = conv.conv_input_gradient(np.abs(dz).astype(np.float64),
+                                     np.abs(w).astype(np.float64), geometry, x.shape)
+    np.testing.assert_array_less(np.abs(dx.astype(np.float64) - dx0), 1e-5 * scale + 1e-30)
+    # the padding's gradient too: the adjoint of the patch copy of the padded input
+    dxp0 = conv.col2im(np.ascontiguousarray((dz.reshape(-1, f) @ w.reshape(-1, f).T).T)
+                       .T[None], geometry, n, c, crop=False)
+    np.testing.assert_allclose(dxp, dxp0, rtol=1e-5, atol=1e-5 * np.abs(dxp0).max())
+
+
+def test_relu_backward_conv_dx_declines_what_the_kernel_does_not_take(numpy_only):
+    rng = np.random.default_rng(14)
+    geometry = conv.Geometry.of_conv((6, 6), (3, 3), (1, 1), (1, 1), "valid")
+    n, f = 2, 4
+    y, dy = _rand(rng, n, 4, 4, f), _rand(rng, n, 4, 4, f)
+    cols_t, w = _rand(rng, 9, n * 16), _rand(rng, 3, 3, 1, f)
+    dw, db = np.zeros((3, 3, 1, f), np.float32), np.zeros(f, np.float32)
+    run = compiled.relu_backward_conv_dx
+    assert run(dy, y, cols_t, w, dw, db, False, geometry, n) is not None
+    assert run(dy.astype(np.float64), y, cols_t, w, dw, db, False, geometry, n) is None
+    assert run(dy, y, cols_t.T.copy().T, w, dw, db, False, geometry, n) is None
+    assert run(dy, y, cols_t, w, dw, db, False, geometry, n + 1) is None  # rows differ
+    assert run(dy, y, cols_t, w, w, db, False, geometry, n) is None  # gradient = kernel
+    grouped = conv.Geometry.of_conv((6, 6), (3, 3), (1, 1), (1, 1), "valid", groups=2)
+    assert run(dy, y, cols_t, w, dw, db, False, grouped, n) is None
+    big = conv.Geometry.of_conv((6, 6), (3, 3), (1, 1), (1, 1), "valid")
+    assert run(dy, y, _rand(rng, 18, n * 16), _rand(rng, 3, 3, 2, f),
+               np.zeros((3, 3, 2, f), np.float32), db, False, big, n) is None  # K = 18
+    with numpy_only():
+        assert run(dy, y, cols_t, w, dw, db, False, geometry, n) is None
+    dx = np.zeros((n, 6, 6, 1), np.float32)
+    kernels = compiled.kernels
+    with pytest.raises(ValueError, match="at most 16 columns"):
+        kernels.relu_backward_conv_dx(dy, y, cols_t, w, dw, db, dx, f, n, 6, 6, 2, 4, 4,
+                                      3, 3, 1, 1, 1, 1, False)
+    with pytest.raises(ValueError, match="inside the"):
+        kernels.relu_backward_conv_dx(dy, y, cols_t, w, dw, db, dx, f, n, 6, 6, 1, 5, 4,
+                                      3, 3, 1, 1, 1, 1, False)
+    with pytest.raises(ValueError, match="`dx` must be"):
+        kernels.relu_backward_conv_dx(dy, y, cols_t, w, dw, db, dx[:, :5].copy(), f, n, 6,
+                                      6, 1, 4, 4, 3, 3, 1, 1, 1, 1, False)
+    with pytest.raises(ValueError, match="overlaps"):
+        kernels.relu_backward_conv_dx(dy, y, cols_t, w, dw, db,
+                                      dy.reshape(-1)[:n * 36].reshape(n, 6, 6, 1), f, n, 6,
+                                      6, 1, 4, 4, 3, 3, 1, 1, 1, 1, False)
+
+
 def _conv_pass(layer, x, dy, need_dx, overwrite_first):
     from fcnet.layers import Step
     step = Step()
@@ -489,16 +584,20 @@ def _conv_pass(layer, x, dy, need_dx, overwrite_first):
     (lambda: fcnet.layers.Conv2D(32, 3, activation="relu"), (4, 28, 28, 1)),
     (lambda: fcnet.layers.Conv2D(6, (2, 2), padding="same", strides=2, activation="relu"),
      (3, 9, 8, 3)),
+    (lambda: fcnet.layers.Conv2D(8, 3, dilation_rate=2, padding="same", activation="relu"),
+     (2, 9, 9, 1)),
     (lambda: fcnet.layers.Conv1D(5, 3, padding="causal", activation="relu"), (2, 10, 4)),
+    (lambda: fcnet.layers.Conv1D(16, 5, strides=2, activation="relu"), (3, 20, 3)),
 ])
 @pytest.mark.parametrize("need_dx", [True, False])
 @pytest.mark.parametrize("overwrite_first", [True, False])
 def test_conv_relu_fused_backward_equals_numpy(make, x_shape, need_dx, overwrite_first,
                                                 monkeypatch, numpy_only):
     calls = []
-    real = compiled.relu_backward_conv
-    monkeypatch.setattr(compiled, "relu_backward_conv",
-                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    for name in ("relu_backward_conv", "relu_backward_conv_dx"):
+        real = getattr(compiled, name)
+        monkeypatch.setattr(compiled, name, lambda *a, _r=real, _n=name, **k:
+                            calls.append(_n) or _r(*a, **k))
     rng = np.random.default_rng(12)
     layer = make()
     layer.build(x_shape)
@@ -509,7 +608,8 @@ def test_conv_relu_fused_backward_equals_numpy(make, x_shape, need_dx, overwrite
     for w in layer.trainable_weights:
         w.grad[...] = 1.0  # what an earlier write of the pass left (adding keeps it)
     y, dx, grads = _conv_pass(layer, x, dy, need_dx, overwrite_first)
-    assert calls == [1]  # the fused pass ran
+    # the fused pass ran, with the input gradient in it when asked
+    assert calls == ["relu_backward_conv_dx" if need_dx else "relu_backward_conv"]
     for w in layer.trainable_weights:
         w.grad[...] = 1.0
     with numpy_only():
@@ -517,7 +617,7 @@ def test_conv_relu_fused_backward_equals_numpy(make, x_shape, need_dx, overwrite
     np.testing.assert_array_equal(dy, dy_before)
     np.testing.assert_allclose(y, y0, rtol=1e-5, atol=1e-6)  # the small-K forward's sums
     if need_dx:
-        np.testing.assert_allclose(dx, dx0, rtol=1e-6, atol=1e-6)
+        _assert_close_dx(dx, dx0, layer, dy * (y > 0), x_shape)
     else:
         assert dx is None and dx0 is None
     for g, g0 in zip(grads, grads0):  # sums of thousands of terms, cancelling: 1e-5 of
@@ -527,9 +627,10 @@ def test_conv_relu_fused_backward_equals_numpy(make, x_shape, need_dx, overwrite
 
 def test_conv_relu_fused_backward_only_where_it_applies(monkeypatch):
     calls = []
-    real = compiled.relu_backward_conv
-    monkeypatch.setattr(compiled, "relu_backward_conv",
-                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    for name in ("relu_backward_conv", "relu_backward_conv_dx"):
+        real = getattr(compiled, name)
+        monkeypatch.setattr(compiled, name, lambda *a, _r=real, **k:
+                            calls.append(1) or _r(*a, **k))
     rng = np.random.default_rng(13)
     x1, x8 = _rand(rng, 2, 7, 7, 1), _rand(rng, 2, 7, 7, 8)
     cases = [
@@ -583,6 +684,44 @@ def test_training_a_cnn_equals_the_numpy_path(numpy_only):
         weights0 = _train_cnn(10)
     for w, w0 in zip(weights, weights0):
         np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-6)
+
+
+def _train_cnn_first_conv_needs_dx(seed):
+    """A CNN whose few-channel relu convolutions follow trainable layers (a 1×1 convolution,
+    a 1-D branch), so their input gradients run in the fused pass."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((32, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 3, size=32)
+    layers = fcnet.layers
+    model = fcnet.Sequential([
+        fcnet.Input((12, 12, 1)),
+        layers.Conv2D(2, 1),                                        # trainable, before
+        layers.Conv2D(6, (2, 3), padding="same", strides=2, activation="relu"),  # K = 12
+        layers.Reshape((6, 36)),
+        layers.Conv1D(3, 1),                                        # 3 channels
+        layers.Conv1D(8, 3, padding="causal", dilation_rate=2, activation="relu"),  # K = 9
+        layers.Flatten(), layers.Dense(3)])
+    init = np.random.default_rng(seed + 1)
+    model.set_weights([init.standard_normal(w.shape).astype(np.float32) * 0.3
+                       for w in model.get_weights()])
+    model.compile(optimizer=fcnet.optimizers.SGD(0.02),
+                  loss=fcnet.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    return model.get_weights()
+
+
+def test_training_a_cnn_with_fused_input_gradients_equals_the_numpy_path(monkeypatch,
+                                                                          numpy_only):
+    calls = []
+    real = compiled.relu_backward_conv_dx
+    monkeypatch.setattr(compiled, "relu_backward_conv_dx",
+                        lambda *a, **k: calls.append(a[2].shape[0]) or real(*a, **k))
+    weights = _train_cnn_first_conv_needs_dx(30)
+    assert sorted(set(calls)) == [9, 12]  # both relu convolutions, each step
+    with numpy_only():
+        weights0 = _train_cnn_first_conv_needs_dx(30)
+    for w, w0 in zip(weights, weights0):
+        np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-5)
 
 
 def _train_seed003_like():
@@ -708,7 +847,7 @@ def _relu_conv_pass(layer, x, dy, need_dx, overwrite_first):
 def test_conv_relu_small_k_forward_equals_numpy(make, x_shape, need_dx, monkeypatch,
                                                 numpy_only):
     forward, backward = [], []
-    for name, calls in [("conv_bias_relu", forward), ("col2im", backward)]:
+    for name, calls in [("conv_bias_relu", forward), ("relu_backward_conv_dx", backward)]:
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _r=real, _c=calls, **k:
                             _c.append(1) or _r(*a, **k))
@@ -735,8 +874,8 @@ def test_conv_relu_small_k_forward_equals_numpy(make, x_shape, need_dx, monkeypa
     w2 = layer.kernel.value.reshape(-1, layer.filters)
     scale = (np.abs(cols.astype(np.float64)) @ np.abs(w2) + np.abs(layer.bias.value))
     _assert_close_relu(y.reshape(-1, layer.filters), y0.reshape(-1, layer.filters), scale)
-    if need_dx:
-        np.testing.assert_array_equal(dx, dx0)  # same dz, same product, same col2im sums
+    if need_dx:  # same dz; the input gradient's sums in the fused pass's order
+        _assert_close_dx(dx, dx0, layer, dy * (y > 0), x_shape)
     else:
         assert dx is None
     for g, g0 in zip(grads, grads0):

@@ -27,8 +27,9 @@ float32 reference sum in the last bits), and ``_affine_backward`` then runs with
 A subclass may also write ``_relu_backward_fused(ctx, dy, overwrite, need_dz)``: for a relu
 with a trainable bias it then gets the first try at the whole weight backward (``dz = dy ·
 [y > 0]``, the bias and kernel gradients) in one compiled pass, returning ``(dz,)`` (``dz``
-None when not ``need_dz``) or None to decline; the tail then asks ``_affine_backward`` for
-``dx`` alone (``overwrite`` None: no weight written). Conv1D/Conv2D use it for few input
+None when not ``need_dz``), ``(None, dx)`` when it computed the input gradient in that pass
+too, or None to decline; after ``(dz,)`` the tail asks ``_affine_backward`` for ``dx``
+alone (``overwrite`` None: no weight written). Conv1D/Conv2D use it for few input
 channels (``fcnet.ops.compiled.relu_backward_conv``).
 
 A subclass whose ``_affine`` takes ``add_bias`` may write ``_relu_forward_fused(x)``: for
@@ -112,8 +113,11 @@ class Affine(Layer):
             if self._relu_fused:  # every weight gradient in one pass; then dx alone
                 done = self._relu_backward_fused(ctx, dy, overwrite, need_dx)
                 if done is not None:
-                    return (self._affine_backward(ctx, done[0], True, None, bias_written=True)
-                            if need_dx else None)
+                    if not need_dx:
+                        return None
+                    if len(done) == 2:  # dx computed in the same pass
+                        return done[1]
+                    return self._affine_backward(ctx, done[0], True, None, bias_written=True)
             dz = self._relu_backward_with_bias(ctx, dy, overwrite)
             if dz is not None:
                 return self._affine_backward(ctx, dz, need_dx, overwrite, bias_written=True)
@@ -134,6 +138,7 @@ class Affine(Layer):
     def _relu_backward_fused(self, ctx, dy, overwrite, need_dz):
         """A relu's ``dz = dy · [y > 0]`` with every weight gradient (kernel and bias) written
         (``overwrite``) or added into its slot in one pass: ``(dz,)`` (``dz`` None when not
+        ``need_dz``), ``(None, dx)`` (the input gradient from the same pass, when
         ``need_dz``), or None where it may not run. Only subclasses that override it are
         asked."""
         return None

@@ -28,6 +28,7 @@ from fcnet.ops.conv import (
     conv_forward_relu,
     conv_input_gradient,
     conv_kernel_gradient,
+    conv_relu_backward_dx,
 )
 
 
@@ -148,12 +149,19 @@ class BaseConv(Affine):
         """``dz = dy · [y > 0]``, ``db = Σ dz`` and ``dW = colsᵀ · dz`` in one compiled pass
         (``fcnet.ops.compiled.relu_backward_conv``) where the patch matrix is stored
         transposed (few input channels, ``groups == 1``) with at most 16 columns and both
-        weights are trainable; ``(dz,)`` or None (the tail's path then)."""
-        cols = ctx[0][0]
+        weights are trainable; ``(dz,)`` or None (the tail's path then). When ``dz`` is
+        wanted for the input gradient, that gradient is computed in the same pass instead
+        (``fcnet.ops.conv.conv_relu_backward_dx``): ``(None, dx)``."""
+        cols, shape, geometry = ctx[0]
         kernel, bias = self.kernel, self.bias
         if (self.groups != 1 or cols.shape[2] > compiled.CONV_MAX_K or bias is None
                 or not (kernel.trainable and bias.trainable)):
             return None
+        if need_dz:
+            dx = conv_relu_backward_dx(dy, ctx[2], cols, kernel, bias, not overwrite,
+                                       geometry, shape)
+            if dx is not None:
+                return None, dx
         return compiled.relu_backward_conv(dy, ctx[2], cols[0].T, kernel.grad, bias.grad,
                                            add=not overwrite, need_dz=need_dz)
 

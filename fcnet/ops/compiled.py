@@ -220,3 +220,41 @@ def conv_bias_relu(cols_t, kernel, bias):
     z = numpy.empty((m, f), dtype=numpy.float32)
     kernels.conv_bias_relu(cols_t, kernel, bias, z, m, f, k)
     return z
+
+
+def relu_backward_conv_dx(dy, y, cols_t, kernel, dkernel, db, add: bool, geometry, n: int):
+    """``relu_backward_conv`` (``dz`` never stored) that also returns the padded input's
+    gradient ``dx̃ (N, *P, C)`` (a new array; crop it to the input), computed in the same
+    pass: for each output row ``m = (n, o)``, ``Σ_f dz[m, f] · W₂[k, f]`` is added at the
+    pixel patch column ``k = (j, c)`` read, ``x̃[n, o·s + j·d, c]``. A 1-D or 2-D
+    convolution of one group, ``kernel`` viewed as ``W₂ (K, F)``, ``K ≤ CONV_MAX_K``.
+
+    Not the reference's order: each term's sum over ``f`` runs in float32 in ``f`` order
+    (fused multiply-adds where the CPU has AVX2 and FMA and ``F`` is a multiple of 8,
+    patch columns from 8 on in eight lanes summed across; the reference's is BLAS's), and
+    each ``dx̃`` entry gets its terms from 0 tile by tile (128 rows), within a tile by patch
+    column, then row (the reference: by kernel offset), so ``dx̃`` agrees with
+    ``col2im(dz · W₂ᵀ)`` to ~1e-6 of the sum of the terms' magnitudes. ``dW`` and ``db``
+    are ``relu_backward_conv``'s bits.
+    None where the kernel may not run."""
+    r = len(geometry.out)
+    if r not in (1, 2) or geometry.groups != 1 or not enabled():
+        return None
+    if not _float32(dy, y, cols_t, kernel, dkernel, db) or cols_t.ndim != 2 or db.ndim != 1:
+        return None
+    f, k = db.shape[0], cols_t.shape[0]
+    h, w, oh, ow, kh, kw, sh, sw, dh, dw = _plane(geometry)
+    m = n * oh * ow
+    if (f == 0 or n <= 0 or k % (kh * kw) or not 0 < k <= CONV_MAX_K or cols_t.shape[1] != m
+            or dy.shape != y.shape or dy.size != m * f or dy.shape[-1] != f
+            or kernel.size != k * f or kernel.shape[-1] != f or dkernel.size != k * f
+            or dkernel.shape[-1] != f):
+        return None
+    if any(numpy.may_share_memory(out, a) for out in (db, dkernel)
+           for a in (dy, y, cols_t, kernel)) or numpy.may_share_memory(db, dkernel):
+        return None
+    c = k // (kh * kw)
+    dx = numpy.empty((n,) + tuple(geometry.padded) + (c,), dtype=numpy.float32)
+    kernels.relu_backward_conv_dx(dy, y, cols_t, kernel, dkernel, db, dx, f, n, h, w, c, oh,
+                                  ow, kh, kw, sh, sw, dh, dw, add)
+    return dx

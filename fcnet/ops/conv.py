@@ -347,6 +347,22 @@ def conv_input_gradient(dz, kernel, geometry: Geometry, input_shape):
     return col2im(dcols, geometry, n, channels)
 
 
+def conv_relu_backward_dx(dy, y, cols, kernel, bias, add: bool, geometry: Geometry,
+                          input_shape):
+    """A relu convolution's whole backward in one compiled pass
+    (``fcnet.ops.compiled.relu_backward_conv_dx``): ``dz = dy · [y > 0]`` (never stored),
+    the bias and kernel gradients written (``add`` False) or added into ``bias.grad`` and
+    ``kernel.grad``, and ``dx`` ``(N, *I, C)`` returned: each row's ``dz · W₂ᵀ`` added into
+    the padded input's gradient where its patch was read, then cropped. Only for the
+    few-channel (transposed) patch layout of one group, at most ``compiled.CONV_MAX_K``
+    patch columns, float32; None otherwise (and nothing written)."""
+    if geometry.trivial or cols.shape[0] != 1:
+        return None
+    dx = compiled.relu_backward_conv_dx(dy, y, cols[0].T, kernel.value, kernel.grad,
+                                        bias.grad, add, geometry, input_shape[0])
+    return None if dx is None else dx[_inner(geometry)]
+
+
 def conv_transpose_forward(x, kernel, bias, geometry: Geometry):
     """``y = col2im(x · W₂ᵀ) + b`` for ``W (*k, F, C)``: each input pixel times the kernel,
     added into the output at ``i·s + j·d − shift``. ``geometry`` from ``of_conv_transpose``;
