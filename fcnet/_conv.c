@@ -368,6 +368,29 @@ static void im2col_t(const float *restrict x, float *restrict cols, const Cols *
                         }
 }
 
+/* The arguments im2col2d and col2im2d share: two arrays, then the geometry (and the
+ * optional layout flag), checked: positive sizes, patches inside the padded input,
+ * groups that divide the channels. Returns 0 with an exception set on bad arguments. */
+static int parse_cols(PyObject *args, PyObject **a, PyObject **b, Cols *q, int *transposed)
+{
+    if (!PyArg_ParseTuple(args, "OOnnnnnnnnnnnnn|p", a, b, &q->n, &q->h, &q->w, &q->c, &q->g,
+                          &q->oh, &q->ow, &q->kh, &q->kw, &q->sh, &q->sw, &q->dh, &q->dw,
+                          transposed))
+        return 0;
+    if (!positive(&q->n, 13))
+        return 0;
+    if (q->c % q->g || (q->oh - 1) * q->sh + (q->kh - 1) * q->dh >= q->h
+        || (q->ow - 1) * q->sw + (q->kw - 1) * q->dw >= q->w) {
+        PyErr_Format(PyExc_ValueError, "The patches must lie inside the (padded) input and "
+                     "the groups divide the channels. Received: input %zdx%zdx%zd, output "
+                     "%zdx%zd, kernel %zdx%zd, strides %zdx%zd, dilation %zdx%zd, groups %zd",
+                     q->h, q->w, q->c, q->oh, q->ow, q->kh, q->kw, q->sh, q->sw, q->dh,
+                     q->dw, q->g);
+        return 0;
+    }
+    return 1;
+}
+
 PyDoc_STRVAR(im2col2d_doc,
 "im2col2d(x, cols, n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw, transposed=False)\n--\n\n"
 "cols (n, oh, ow, g, kh, kw, c/g), the patch matrix in its row layout, set to\n"
@@ -380,20 +403,8 @@ static PyObject *im2col2d(PyObject *self, PyObject *args)
     Cols q;
     Buffers b = {.count = 0};
     int transposed = 0;
-    if (!PyArg_ParseTuple(args, "OOnnnnnnnnnnnnn|p", &xo, &co, &q.n, &q.h, &q.w, &q.c, &q.g,
-                          &q.oh, &q.ow, &q.kh, &q.kw, &q.sh, &q.sw, &q.dh, &q.dw,
-                          &transposed))
+    if (!parse_cols(args, &xo, &co, &q, &transposed))
         return NULL;
-    if (!positive(&q.n, 13))
-        return NULL;
-    if (q.c % q.g || (q.oh - 1) * q.sh + (q.kh - 1) * q.dh >= q.h
-        || (q.ow - 1) * q.sw + (q.kw - 1) * q.dw >= q.w) {
-        PyErr_Format(PyExc_ValueError, "The patches must lie inside the (padded) input and "
-                     "the groups divide the channels. Received: input %zdx%zdx%zd, output "
-                     "%zdx%zd, kernel %zdx%zd, strides %zdx%zd, dilation %zdx%zd, groups %zd",
-                     q.h, q.w, q.c, q.oh, q.ow, q.kh, q.kw, q.sh, q.sw, q.dh, q.dw, q.g);
-        return NULL;
-    }
     const float *x = acquire(&b, xo, "x", "f", q.n * q.h * q.w * q.c, 0);
     float *cols = x ? acquire(&b, co, "cols", "f", q.n * q.oh * q.ow * q.kh * q.kw * q.c, 1)
                     : NULL;
@@ -523,20 +534,8 @@ static PyObject *col2im2d(PyObject *self, PyObject *args)
     Cols q;
     Buffers b = {.count = 0};
     int transposed = 0;
-    if (!PyArg_ParseTuple(args, "OOnnnnnnnnnnnnn|p", &dco, &dxo, &q.n, &q.h, &q.w, &q.c, &q.g,
-                          &q.oh, &q.ow, &q.kh, &q.kw, &q.sh, &q.sw, &q.dh, &q.dw,
-                          &transposed))
+    if (!parse_cols(args, &dco, &dxo, &q, &transposed))
         return NULL;
-    if (!positive(&q.n, 13))
-        return NULL;
-    if (q.c % q.g || (q.oh - 1) * q.sh + (q.kh - 1) * q.dh >= q.h
-        || (q.ow - 1) * q.sw + (q.kw - 1) * q.dw >= q.w) {
-        PyErr_Format(PyExc_ValueError, "The patches must lie inside the (padded) input and "
-                     "the groups divide the channels. Received: input %zdx%zdx%zd, output "
-                     "%zdx%zd, kernel %zdx%zd, strides %zdx%zd, dilation %zdx%zd, groups %zd",
-                     q.h, q.w, q.c, q.oh, q.ow, q.kh, q.kw, q.sh, q.sw, q.dh, q.dw, q.g);
-        return NULL;
-    }
     const float *dcols = acquire(&b, dco, "dcols", "f", q.n * q.oh * q.ow * q.kh * q.kw * q.c,
                                  0);
     float *dx = dcols ? acquire(&b, dxo, "dx", "f", q.n * q.h * q.w * q.c, 1) : NULL;
@@ -1178,8 +1177,9 @@ static PyModuleDef_Slot slots[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "fcnet._conv",
-    .m_doc = "Element-wise passes of convolutional networks (max pooling, col2im, relu "
-             "backward with the bias gradient), one loop each, float32, channels-last.",
+    .m_doc = "The element-wise passes of convolutional networks (max pooling, im2col and "
+             "col2im, bias and relu forward and backward, the few-channel convolution's "
+             "fused passes), one loop each, float32, channels-last.",
     .m_size = 0,
     .m_methods = methods,
     .m_slots = slots,
