@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fcnet
-from fcnet.ops import compiled, conv, pooling
+from fcnet.ops import compiled, conv, conv_transpose, pooling
 
 needs_conv = pytest.mark.skipif(
     compiled.kernels is None,
@@ -189,7 +189,7 @@ def test_col2im_equals_numpy(size, kernel, strides, dilation, padding, channels,
     dcols = conv.empty_cols(geometry, n, channels, np.float32)
     dcols[...] = _rand(rng, *dcols.shape)
     padded = conv.col2im(dcols, geometry, n, channels, crop=False)
-    few = conv._few(channels // groups)
+    few = conv.patches_transposed(channels // groups)
     assert compiled.col2im(dcols, geometry, n, channels, few) is not None  # the kernel runs
     with numpy_only():
         dx0 = conv.conv_input_gradient(dz, w, geometry, shape)
@@ -217,7 +217,7 @@ def test_im2col_equals_numpy(size, kernel, strides, dilation, padding, channels,
     geometry = conv.Geometry.of_conv(size, kernel, strides, dilation, padding, groups)
     x = _rand(rng, 3, *size, channels)
     padded = conv.pad(x, geometry)
-    few = conv._few(channels // groups)
+    few = conv.patches_transposed(channels // groups)
     assert compiled.im2col(padded, geometry, few) is not None  # the kernel runs
     cols = conv.im2col(padded, geometry)
     with numpy_only():
@@ -286,9 +286,9 @@ def test_conv_transpose_forward_equals_numpy(numpy_only):
     rng = np.random.default_rng(6)
     geometry = conv.Geometry.of_conv_transpose((5, 6), (3, 3), (2, 2), (1, 1), "same")
     x, w = _rand(rng, 2, 5, 6, 10), _rand(rng, 3, 3, 12, 10)
-    z, _ = conv.conv_transpose_forward(x, w, None, geometry)
+    z, _ = conv_transpose.conv_transpose_forward(x, w, None, geometry)
     with numpy_only():
-        z0, _ = conv.conv_transpose_forward(x, w, None, geometry)
+        z0, _ = conv_transpose.conv_transpose_forward(x, w, None, geometry)
     np.testing.assert_array_equal(z, z0)
 
 

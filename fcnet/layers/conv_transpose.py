@@ -5,9 +5,8 @@ from __future__ import annotations
 from fcnet.layers.affine import write_gradient
 from fcnet.layers.arguments import standardize_tuple
 from fcnet.layers.convolutional import BaseConv
-from fcnet.ops.conv import (
-    Geometry,
-    conv_bias_gradient,
+from fcnet.ops.conv import Geometry, conv_bias_gradient
+from fcnet.ops.conv_transpose import (
     conv_transpose_forward,
     conv_transpose_input_gradient,
     conv_transpose_kernel_gradient,

@@ -8,12 +8,14 @@ from fcnet.ops.conv import (
     conv_input_gradient,
     conv_kernel_gradient,
     conv_padding,
+    conv_transpose_padding,
+    im2col,
+)
+from fcnet.ops.conv_transpose import (
     conv_transpose_forward,
     conv_transpose_input_gradient,
     conv_transpose_kernel_gradient,
-    conv_transpose_padding,
     conv_transpose_patches,
-    im2col,
 )
 from fcnet.ops.dense import (
     dense_backward,

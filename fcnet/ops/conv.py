@@ -21,7 +21,7 @@ and the gradients are Dense's:
 input pixel it was read from (``dx̃[n, o·s + j·d, c] += dcols[(n, o), (j, c)]``), one strided
 add per kernel offset ``j``; the padding is then cut off.
 
-The transposed convolution (``conv_transpose_*``) is the adjoint of a convolution: its
+The transposed convolution (``fcnet.ops.conv_transpose``) is the adjoint of a convolution: its
 forward pass is ``col2im(x · W₂ᵀ)``, its input gradient ``im2col(dy) · W₂``.
 
 Padding, per spatial axis of input size ``I`` (Keras's rules):
@@ -145,7 +145,8 @@ def _inner(geometry: Geometry):
                                   zip(geometry.before, geometry.size)) + (slice(None),)
 
 
-def _few(channels_per_group: int) -> bool:
+def patches_transposed(channels_per_group: int) -> bool:
+    """Whether patches are laid out one row per (j, c) (few channels per group)."""
     return channels_per_group < _FEW_CHANNELS
 
 
@@ -184,7 +185,7 @@ def im2col(x_padded, geometry: Geometry):
     k = math.prod(geometry.kernel) * (channels // g)
     if geometry.trivial:
         return x_padded.reshape(m, g, k).transpose(1, 0, 2)
-    few = _few(channels // g)
+    few = patches_transposed(channels // g)
     cols = compiled.im2col(x_padded, geometry, transposed=few)  # 1-D or 2-D float32
     if cols is not None:
         if few:
@@ -206,7 +207,7 @@ def empty_cols(geometry: Geometry, n: int, channels: int, dtype):
     g = geometry.groups
     m = n * math.prod(geometry.out)
     k = math.prod(geometry.kernel) * (channels // g)
-    if _few(channels // g):
+    if patches_transposed(channels // g):
         return xp.empty((g, k, m), dtype=dtype).transpose(0, 2, 1)
     return xp.empty((m, g, k), dtype=dtype).transpose(1, 0, 2)
 
@@ -225,7 +226,7 @@ def col2im(dcols, geometry: Geometry, n: int, channels: int, crop: bool = True):
         dx = dcols.transpose(1, 0, 2).reshape((n,) + geometry.padded + (channels,))
         return dx
     cg = channels // g
-    dx = compiled.col2im(dcols, geometry, n, channels, transposed=_few(cg))
+    dx = compiled.col2im(dcols, geometry, n, channels, transposed=patches_transposed(cg))
     if dx is None:  # the reference
         dview = _cols_as_view(dcols, geometry, n, cg)  # (N, *O, g, *k, C/g)
         dx = xp.zeros((n,) + geometry.padded + (g, cg), dtype=dcols.dtype)
@@ -242,7 +243,7 @@ def _cols_as_view(dcols, geometry: Geometry, n: int, cg: int):
     """``(g, M, K)`` → ``(N, *O, g, *k, C/g)`` without a copy (both layouts are contiguous
     in some order of these axes)."""
     g, r = geometry.groups, len(geometry.out)
-    if not _few(cg):  # rows (n, o), then (g, j, c)
+    if not patches_transposed(cg):  # rows (n, o), then (g, j, c)
         full = dcols.transpose(1, 0, 2).reshape((n,) + geometry.out + (g,) + geometry.kernel
                                                 + (cg,))
         return full
@@ -294,7 +295,7 @@ def conv_forward_relu(x, kernel, bias, geometry: Geometry):
     bits."""
     xp = backend.xp
     channels, f = x.shape[-1], kernel.shape[-1]
-    if (geometry.groups != 1 or not _few(channels) or geometry.trivial
+    if (geometry.groups != 1 or not patches_transposed(channels) or geometry.trivial
             or kernel.size // f > compiled.CONV_MAX_K or bias is None
             or not x.dtype == kernel.dtype == bias.dtype == "float32"
             or not compiled.enabled()):
@@ -340,7 +341,7 @@ def conv_input_gradient(dz, kernel, geometry: Geometry, input_shape):
         dcols = xp.matmul(dz3, wt)
         return dcols.transpose(1, 0, 2).reshape(input_shape)
     dcols = empty_cols(geometry, n, channels, dz.dtype)
-    if not _few(channels // g):
+    if not patches_transposed(channels // g):
         xp.matmul(dz3, wt, out=dcols)
     else:  # (g, K, M) rows: dcolsᵀ = W₂ · dzᵀ, contiguous
         xp.matmul(wt.transpose(0, 2, 1), dz3.transpose(0, 2, 1), out=dcols.transpose(0, 2, 1))
@@ -361,44 +362,3 @@ def conv_relu_backward_dx(dy, y, cols, kernel, bias, add: bool, geometry: Geomet
     dx = compiled.relu_backward_conv_dx(dy, y, cols[0].T, kernel.value, kernel.grad,
                                         bias.grad, add, geometry, input_shape[0])
     return None if dx is None else dx[_inner(geometry)]
-
-
-def conv_transpose_forward(x, kernel, bias, geometry: Geometry):
-    """``y = col2im(x · W₂ᵀ) + b`` for ``W (*k, F, C)``: each input pixel times the kernel,
-    added into the output at ``i·s + j·d − shift``. ``geometry`` from ``of_conv_transpose``;
-    returns ``(z (N, *O, F), None)``."""
-    xp = backend.xp
-    n, c = x.shape[0], x.shape[-1]
-    f = kernel.shape[-2]
-    w2 = kernel.reshape(-1, c)  # (Π k · F, C)
-    dcols = empty_cols(geometry, n, f, x.dtype)
-    x2 = x.reshape(-1, c)
-    if not _few(f):
-        xp.matmul(x2, w2.T, out=dcols[0])
-    else:
-        xp.matmul(w2, x2.T, out=dcols[0].T)
-    z = col2im(dcols, geometry, n, f)
-    if not geometry.trivial:
-        z = xp.ascontiguousarray(z)
-    if bias is not None:
-        z += bias
-    return z, None
-
-
-def conv_transpose_patches(dz, geometry: Geometry):
-    """``cols = im2col(dz̃)`` ``(M, Π k · F)``: what both gradients of a transposed
-    convolution read (one row per input pixel)."""
-    return im2col(pad(dz, geometry), geometry)[0]
-
-
-def conv_transpose_kernel_gradient(cols, x, kernel_shape, out=None):
-    """``dW₂ = colsᵀ · x`` in the kernel's shape ``(*k, F, C)`` (into ``out`` when given)."""
-    c = x.shape[-1]
-    target = None if out is None else out.reshape(-1, c)
-    dkernel = backend.xp.matmul(cols.T, x.reshape(-1, c), out=target)
-    return out if out is not None else dkernel.reshape(kernel_shape)
-
-
-def conv_transpose_input_gradient(cols, kernel, input_shape):
-    """``dx = cols · W₂``, shaped as the input."""
-    return (cols @ kernel.reshape(-1, input_shape[-1])).reshape(input_shape)
