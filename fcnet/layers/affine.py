@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import inspect
 
-from fcnet import activations
+from fcnet import activations, constraints, initializers, regularizers
+from fcnet.layers.arguments import serialize_or_none
 from fcnet.layers.base import Layer
 from fcnet.ops import compiled
 
@@ -69,6 +70,34 @@ class Affine(Layer):
         cls._relu_fused = cls._relu_backward_fused is not Affine._relu_backward_fused
         cls._relu_forward = (cls._bias_in_affine
                              and cls._relu_forward_fused is not Affine._relu_forward_fused)
+
+    def _set_affine_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, activity_regularizer,
+                         kernel_constraint, bias_constraint) -> None:
+        """The constructor arguments every affine layer takes (Keras's names), resolved."""
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+    def _affine_config(self) -> dict:
+        """Those arguments as Keras writes them in a config (``activity_regularizer``
+        apart: Dense writes it only when set)."""
+        return {
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": serialize_or_none(regularizers, self.kernel_regularizer),
+            "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
+            "kernel_constraint": serialize_or_none(constraints, self.kernel_constraint),
+            "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
+        }
 
     def forward(self, x, training=False):
         f = self.activation

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 
-from fcnet import activations, constraints, initializers, regularizers
+from fcnet import regularizers
 from fcnet.layers.affine import Affine, write_gradient
 from fcnet.layers.arguments import (
     positive_int,
@@ -71,15 +71,9 @@ class BaseConv(Affine):
                              f"dilation_rate={self.dilation_rate}")
         self.padding = standardize_padding(padding, allow_causal=rank == 1)
         self.data_format = standardize_data_format(data_format, type(self).__name__)
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._set_affine_args(activation, use_bias, kernel_initializer, bias_initializer,
+                              kernel_regularizer, bias_regularizer, activity_regularizer,
+                              kernel_constraint, bias_constraint)
         self.input_spec = InputSpec(ndim=rank + 2)
         self._geometries: dict = {}
 
@@ -186,15 +180,8 @@ class BaseConv(Affine):
             "data_format": self.data_format,
             "dilation_rate": self.dilation_rate,
             "groups": self.groups,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_or_none(regularizers, self.kernel_regularizer),
-            "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
+            **self._affine_config(),
             "activity_regularizer": serialize_or_none(regularizers, self.activity_regularizer),
-            "kernel_constraint": serialize_or_none(constraints, self.kernel_constraint),
-            "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
         })
         return config
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numbers
 
-from fcnet import activations, constraints, initializers, regularizers
+from fcnet import regularizers
 from fcnet.layers.affine import Affine
-from fcnet.layers.arguments import serialize_or_none
 from fcnet.layers.input_spec import InputSpec
 from fcnet.ops import (
     dense_bias_gradient,
@@ -59,15 +58,9 @@ class Dense(Affine):
             raise ValueError("Received an invalid value for `units`, expected a positive "
                              f"integer. Received: units={units}")
         self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._set_affine_args(activation, use_bias, kernel_initializer, bias_initializer,
+                              kernel_regularizer, bias_regularizer, activity_regularizer,
+                              kernel_constraint, bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True
 
@@ -117,16 +110,7 @@ class Dense(Affine):
     def get_config(self) -> dict:
         config = super().get_config()
         config.update({
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_or_none(regularizers, self.kernel_regularizer),
-            "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
-            "kernel_constraint": serialize_or_none(constraints, self.kernel_constraint),
-            "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
-        })
+            "units": self.units, **self._affine_config()})
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
