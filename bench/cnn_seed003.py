@@ -18,18 +18,24 @@ from common import blas_report, interleaved_medians, optional, report
 BATCH = 32
 
 
-def fcnet_fit(x, y):
-    import fcnet
-    from fcnet import layers
-
-    model = fcnet.Sequential([
-        fcnet.Input((28, 28, 1)),
+def seed003_model(mod):
+    """The tutorial's CNN in ``mod`` (fcnet or keras), compiled with Adam on logits."""
+    layers = mod.layers
+    model = mod.Sequential([
+        mod.Input((28, 28, 1)),
         layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
         layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
         layers.Conv2D(64, (3, 3), activation="relu"), layers.Flatten(),
         layers.Dense(64, activation="relu"), layers.Dense(10)])
     model.compile(optimizer="adam",
-                  loss=fcnet.losses.SparseCategoricalCrossentropy(from_logits=True))
+                  loss=mod.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def fcnet_fit(x, y):
+    import fcnet
+
+    model = seed003_model(fcnet)
     return lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
 
 
@@ -64,15 +70,7 @@ def keras_fit(x, y):
     keras = optional("keras")
     if keras is None:
         return None
-    layers = keras.layers
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
-        layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
-        layers.Conv2D(64, (3, 3), activation="relu"), layers.Flatten(),
-        layers.Dense(64, activation="relu"), layers.Dense(10)])
-    model.compile(optimizer="adam",
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = seed003_model(keras)
     return lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
 
 
