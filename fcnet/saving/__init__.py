@@ -1,0 +1,1 @@
+"""Floor 7: Keras files (``fcnet.saving`` mirrors ``keras.saving``)."""
