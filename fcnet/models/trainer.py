@@ -41,6 +41,12 @@ class Trainer(Outputs):
         """Configures the model for training: optimizer, loss and metrics by name or object;
         ``loss``, ``loss_weights`` and ``metrics`` may be lists or dicts (by output name)."""
         self.optimizer = optimizers_module.get(optimizer)
+        # What `model.save` writes as the compile config (Keras's keys and order).
+        self._compile_args = {
+            "optimizer": self.optimizer, "loss": loss, "loss_weights": loss_weights,
+            "metrics": metrics, "weighted_metrics": weighted_metrics,
+            "run_eagerly": run_eagerly, "steps_per_execution": steps_per_execution,
+            "jit_compile": jit_compile}
         self.loss = loss if isinstance(loss, (list, tuple, dict)) else (
             losses.get(loss) if loss is not None else None)
         self.loss_weights = loss_weights
