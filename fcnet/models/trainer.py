@@ -68,21 +68,28 @@ class Trainer(Outputs):
     def _prepare(self, x) -> None:
         """Builds the model, packs its parameters, and makes this fit's training step."""
         self._resolve_outputs(x)
+        if variables := self.trainable_variables:  # refused before the first step
+            for layer in self._flatten_layers():
+                if _lacks_backward(layer):
+                    raise NotImplementedError(
+                        f"Layer '{layer.name}' ({type(layer).__name__}) has no "
+                        "`backward()`, so the model cannot be trained. Define "
+                        "`backward(self, ctx, dy)` returning the input gradient.")
+        self._pack_parameters()
+        self._step = TrainStep(self, self._parameters, self._compiled)
+
+    def _pack_parameters(self) -> None:
+        """Packs the trainable variables into the flat buffer and builds the optimizer's
+        slots over it (kept when the variables have not changed). A built model needs no
+        data for this, so a saved optimizer state can be loaded before the first step."""
         variables = self.trainable_variables
         if self._parameters is not None and self._parameters.holds(variables):
             self._parameters.rebind()
-        else:
-            if variables:  # a layer without backward is refused before the first step
-                for layer in self._flatten_layers():
-                    if _lacks_backward(layer):
-                        raise NotImplementedError(
-                            f"Layer '{layer.name}' ({type(layer).__name__}) has no "
-                            "`backward()`, so the model cannot be trained. Define "
-                            "`backward(self, ctx, dy)` returning the input gradient.")
-            self._parameters = FlatParameters(variables, previous=self._parameters)
-            self.optimizer.build(self._parameters.params, self._parameters.slices,
-                                 [v.path for v in variables])
-        self._step = TrainStep(self, self._parameters, self._compiled)
+            return
+        self._parameters = FlatParameters(variables, previous=self._parameters)
+        self.optimizer.build(self._parameters.params, self._parameters.slices,
+                             [v.path for v in variables],
+                             [tuple(v.shape) for v in variables])
 
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
