@@ -5,6 +5,7 @@ never by import. ``Progbar`` lives here too (it draws ``ProgbarLogger``'s output
 is re-exported as ``fcnet.utils.Progbar``.
 """
 
+from fcnet.callbacks.backup_and_restore import BackupAndRestore
 from fcnet.callbacks.callback import Callback
 from fcnet.callbacks.callback_list import CallbackList
 from fcnet.callbacks.csv_logger import CSVLogger
@@ -12,6 +13,7 @@ from fcnet.callbacks.early_stopping import EarlyStopping
 from fcnet.callbacks.history import History
 from fcnet.callbacks.lambda_callback import LambdaCallback
 from fcnet.callbacks.learning_rate_scheduler import LearningRateScheduler
+from fcnet.callbacks.model_checkpoint import ModelCheckpoint
 from fcnet.callbacks.monitor_callback import MonitorCallback
 from fcnet.callbacks.progbar import Progbar
 from fcnet.callbacks.progbar_logger import ProgbarLogger
@@ -19,7 +21,7 @@ from fcnet.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from fcnet.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
-    "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History", "LambdaCallback",
-    "LearningRateScheduler", "MonitorCallback", "Progbar", "ProgbarLogger",
-    "ReduceLROnPlateau", "TerminateOnNaN",
+    "BackupAndRestore", "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History",
+    "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback",
+    "Progbar", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN",
 ]

@@ -103,6 +103,19 @@ class EarlyStopping(MonitorCallback):
                 )
             self.model.set_weights(self.best_weights)
 
+    def _get_state(self) -> dict:
+        """What ``BackupAndRestore`` saves so a resumed run stops where this one would."""
+        return {"best": self.best, "wait": self.wait, "stopped_epoch": self.stopped_epoch,
+                "best_epoch": self.best_epoch, "best_weights": self.best_weights}
+
+    def _set_state(self, state: dict) -> None:
+        self.best = state["best"]
+        self.wait = int(state["wait"])
+        self.stopped_epoch = int(state["stopped_epoch"])
+        self.best_epoch = int(state["best_epoch"])
+        weights = state["best_weights"]
+        self.best_weights = None if weights is None else [w.copy() for w in weights]
+
     def get_monitor_value(self, logs):
         """The monitored value from ``logs``; warns, listing the keys, when missing."""
         logs = logs or {}

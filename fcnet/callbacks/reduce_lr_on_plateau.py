@@ -122,5 +122,14 @@ class ReduceLROnPlateau(MonitorCallback):
             print_msg(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
         return True
 
+    def _get_state(self) -> dict:
+        """What ``BackupAndRestore`` saves (the learning rate is the optimizer's)."""
+        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
+
+    def _set_state(self, state: dict) -> None:
+        self.best = state["best"]
+        self.wait = int(state["wait"])
+        self.cooldown_counter = int(state["cooldown_counter"])
+
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0

@@ -269,14 +269,23 @@ class ArrayBatches:
         self.rng = rng
         self.n = len(self.leaves[0])
         self.steps = math.ceil(self.n / batch_size)
+        self.order = None  # the current epoch's permutation (None: data order)
 
-    def epoch(self):
+    def epoch(self, order=None, start: int = 0):
         """Yields ``(x, ys, sample_weights)`` batches; shuffled batches are gathered one at
-        a time (``a[order[start:stop]]``), never as a shuffled copy of the whole data."""
-        order = self.rng.permutation(self.n) if self.shuffle else None
+        a time (``a[order[start:stop]]``), never as a shuffled copy of the whole data.
+
+        Args:
+            order: the epoch's permutation of the samples, to resume an epoch; by default
+                a new one is drawn from ``rng`` when ``shuffle`` (kept in ``self.order``).
+            start: the index of the first batch to yield (the batches before it are done).
+        """
+        if order is None and self.shuffle:
+            order = self.rng.permutation(self.n)
+        self.order = order
         size, nx, ny = self.batch_size, self.nx, self.ny
-        for start in range(0, self.n, size):
-            rows = slice(start, start + size) if order is None else order[start:start + size]
+        for first in range(start * size, self.n, size):
+            rows = slice(first, first + size) if order is None else order[first:first + size]
             batch = [None if a is None else a[rows] for a in self.leaves]
             x = batch[0] if self.x_structure is None else tree.pack_sequence_as(
                 self.x_structure, batch[:nx])
@@ -294,15 +303,19 @@ class IterableBatches:
             len(source) if isinstance(source, PyDataset) else None)
         self._iterator = None
 
-    def epoch(self):
+    def epoch(self, start: int = 0):
+        """Yields the epoch's batches from batch ``start`` on: a PyDataset is indexed from
+        there; a generator's first ``start`` batches are drawn and dropped."""
         if isinstance(self.source, PyDataset):
-            for i in range(self.steps):
+            for i in range(start, self.steps):
                 yield _unpack(self.source[i])
             self.source.on_epoch_end()
             return
         if self._iterator is None or self.steps is None:
             self._iterator = iter(self.source)
         for i, item in enumerate(self._iterator):
+            if i < start:
+                continue
             yield _unpack(item)
             if self.steps is not None and i + 1 >= self.steps:
                 return

@@ -108,42 +108,78 @@ class Trainer(Outputs):
                                      add_progbar=verbose != 0, model=self, verbose=verbose,
                                      epochs=epochs, steps=steps_per_epoch or data.steps)
         self.stop_training = False
+        # Where training is, for callbacks that back it up (BackupAndRestore); one of
+        # them may leave a saved state in `_resume` from `on_train_begin`.
+        progress = self._fit_progress = FitProgress(data, callback_list)
+        self._resume = None
         callback_list.on_train_begin()
+        resume, self._resume = self._resume, None
+        if resume is not None:
+            initial_epoch = resume.epoch
+            resume.restore_callbacks(callback_list)
+            if self._step is not None:  # else at the first batch, once the model is ready
+                resume.restore_model(self)
         logs = {}
         for epoch in range(initial_epoch, epochs):
+            progress.start(epoch)
             self._reset_metrics()
             callback_list.on_epoch_begin(epoch)
-            logs = self._train_epoch(data, callback_list, steps_per_epoch)
+            logs = self._train_epoch(data, callback_list, steps_per_epoch, resume)
+            resume = None
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_batches(val, None, validation_steps)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             callback_list.on_epoch_end(epoch, logs)
+            progress.finish(epoch)
             if self.stop_training:
                 break
+        self._fit_progress = None
         if self.optimizer.use_ema:  # Keras ends training on the averaged weights
             self.optimizer.finalize_variable_values()
         callback_list.on_train_end(logs)
         return history
 
-    def _train_epoch(self, data, callback_list, steps_per_epoch) -> dict:
+    def _train_epoch(self, data, callback_list, steps_per_epoch, resume=None) -> dict:
+        """One epoch; ``resume`` (a saved training state) continues an epoch begun
+        before: its permutation, from its next batch, with its running means."""
         hooks = callback_list.needs_batch_hooks
+        progress = self._fit_progress
         means = Means(len(self._compiled.names or [None]) + 1)
+        progress.means = means
+        start, batches = 0, None
+        if resume is not None and resume.batch:
+            start = resume.batch
+            means.sums, means.seen = list(resume.means_sums), resume.means_seen
+            progress.batch = start
+        if isinstance(data, adapter.ArrayBatches):
+            batches = data.epoch(order=None if resume is None else resume.order, start=start)
+        else:
+            batches = data.epoch(start=start)
+        last = min(n for n in (data.steps, steps_per_epoch, float("inf")) if n is not None)
         logs = {}
-        for index, (xb, ys, sws) in enumerate(data.epoch()):
+        for index, (xb, ys, sws) in enumerate(batches, start):
             if steps_per_epoch is not None and index >= steps_per_epoch:
                 break
             if self._step is None:  # batches from a generator: the model meets data here
                 self._prepare(xb)
+                if resume is not None:
+                    resume.restore_model(self)
             if data.raw:
                 xb, ys, sws = self._batch_from_source(xb, ys, sws)
             if hooks:
                 callback_list.on_train_batch_begin(index)
             value, parts, outputs = self._step.run(xb, ys, sws)
+            if resume is not None:  # the metrics exist from the first batch on
+                resume.restore_metrics(self, ys, outputs)
+                resume = None
             self._update_metrics(ys, outputs, sws)
             means.add(batch_len(xb), value, parts)
+            progress.batch = index + 1
             if hooks:
                 logs = self._logs(means)
                 callback_list.on_train_batch_end(index, logs)
+                if index + 1 < last and not self.stop_training:  # else at the epoch's end
+                    progress.after_callbacks()
             if self.stop_training:
                 break
         if not means.seen:
@@ -316,6 +352,33 @@ class Trainer(Outputs):
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
+
+
+class FitProgress:
+    """Where ``fit`` is: the epoch, the batches of it done, its running loss means (and
+    through ``data.order`` its permutation); ``after_callbacks`` runs the callbacks' work
+    that must follow every callback's hook (a backup of the whole state)."""
+
+    def __init__(self, data, callback_list):
+        self.data = data
+        self.epoch = 0
+        self.batch = 0
+        self.means = None
+        self.callbacks = list(callback_list)
+        self._after = [cb._after_callbacks for cb in self.callbacks
+                       if hasattr(cb, "_after_callbacks")]
+
+    def start(self, epoch: int) -> None:
+        self.epoch, self.batch, self.means = epoch, 0, None
+
+    def finish(self, epoch: int) -> None:
+        """The epoch and its callbacks are done: training stands at the next one."""
+        self.epoch, self.batch, self.means = epoch + 1, 0, None
+        self.after_callbacks()
+
+    def after_callbacks(self) -> None:
+        for fn in self._after:
+            fn()
 
 
 def _batch_size(batch_size) -> int:
