@@ -18,6 +18,7 @@ from fcnet import (
     optimizers,
     random,
     regularizers,
+    saving,
     testing,
     utils,
 )
@@ -30,5 +31,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Input", "InputLayer", "Layer", "Model", "Sequential", "Variable", "activations", "backend",
     "callbacks", "constraints", "datasets", "initializers", "layers", "losses", "metrics",
-    "models", "optimizers", "random", "regularizers", "testing", "utils", "__version__",
+    "models", "optimizers", "random", "regularizers", "saving", "testing", "utils", "__version__",
 ]

@@ -14,6 +14,29 @@ import inspect
 
 from fcnet import backend
 
+# The user's own objects: registered ones (``"Package>Name"``) and those of the
+# ``custom_objects`` scopes open while a file is read. ``fcnet.saving`` fills them;
+# every family looks names up here after its own, so a user's initializer or
+# activation named inside a layer's config resolves too.
+REGISTERED: dict[str, object] = {}
+SCOPES: list[dict] = []
+
+
+def custom_object(name):
+    """The user's object called ``name`` (innermost scope first, then the registered
+    ones by full or bare name), or None."""
+    if not isinstance(name, str):
+        return None
+    for scope in reversed(SCOPES):
+        if name in scope:
+            return scope[name]
+    if name in REGISTERED:
+        return REGISTERED[name]
+    for full, obj in REGISTERED.items():
+        if full.rpartition(">")[2] == name:
+            return obj
+    return None
+
 
 def unknown_identifier(kind: str, identifier, names) -> ValueError:
     """Keras's error for what a family cannot interpret, listing ``names`` as given."""
@@ -57,14 +80,17 @@ class Registry:
         if identifier is None:
             return None
         if isinstance(identifier, dict):
-            cls = self.by_name.get(identifier.get("class_name"))
+            name = identifier.get("class_name")
+            cls = self.by_name.get(name) or custom_object(
+                identifier.get("registered_name")) or custom_object(name)
             if not inspect.isclass(cls):
                 raise self.unknown(identifier)
             return cls.from_config(dict(identifier.get("config") or {}))
         if isinstance(identifier, str):
-            if identifier not in self.by_name:
+            found = self.by_name.get(identifier) or custom_object(identifier)
+            if found is None:
                 raise self.unknown(identifier)
-            return self.by_name[identifier]()
+            return found() if inspect.isclass(found) else found
         if inspect.isclass(identifier):
             return identifier()
         if callable(identifier):
@@ -160,6 +186,9 @@ class WrappingRegistry(Registry):
     def _from_name(self, name: str):
         if name in self.by_name:
             return self.by_name[name]()
+        found = custom_object(name)
+        if found is not None and not isinstance(found, str):
+            return self.get(found)
         if self.fallback is not None:
             try:
                 return self.fallback(name)
@@ -190,9 +219,10 @@ class WrappingRegistry(Registry):
         class_name = config.get("class_name")
         if class_name == "function":
             name = config.get("config")
-            fn = custom_objects.get(name)
+            fn = custom_objects.get(name) or custom_object(name)
             return self.wrapper(fn, name=name) if fn is not None else self.get(name)
-        cls = custom_objects.get(class_name) or self.by_class_name.get(class_name)
+        cls = (custom_objects.get(class_name) or self.by_class_name.get(class_name)
+               or custom_object(config.get("registered_name")) or custom_object(class_name))
         if cls is None:
             raise self.unknown(class_name)
         return cls.from_config(dict(config.get("config") or {}))

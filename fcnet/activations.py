@@ -22,7 +22,7 @@ import functools
 import math
 
 from fcnet import backend
-from fcnet._registry import unknown_identifier
+from fcnet._registry import custom_object, unknown_identifier
 from fcnet.ops.special import ndtr
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -308,6 +308,9 @@ def get(identifier):
         name = name if name in _BY_NAME else identifier.get("config")
     if isinstance(name, str) and name in _BY_NAME:
         return _BY_NAME[name]
+    found = custom_object(name if isinstance(name, str) else None)
+    if callable(found):
+        return found
     if callable(identifier) and not isinstance(identifier, (str, dict)):
         return identifier
     raise _unknown(identifier)

@@ -79,7 +79,8 @@ __all__ = sorted(_CLASSES) + [
 
 def serialize(layer: Layer) -> dict:
     """A layer as Keras 3 writes it in ``config.json``."""
-    item = {"module": "keras.layers", "class_name": type(layer).__name__,
+    item = {"module": getattr(layer, "_keras_module", "keras.layers"),
+            "class_name": type(layer).__name__,
             "config": layer.get_config(), "registered_name": None}
     build = layer.get_build_config()
     if build is not None and not isinstance(layer, InputLayer):

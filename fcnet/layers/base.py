@@ -382,6 +382,37 @@ class Layer:
     def from_config(cls, config: dict):
         return cls(**config)
 
+    def save_own_variables(self, store) -> None:
+        """Writes this layer's own variables into ``store`` as ``"0"``, ``"1"``, … in
+        Keras's order: those made trainable first, each list in creation order."""
+        for i, variable in enumerate(self._trainable_weights + self._non_trainable_weights):
+            store[str(i)] = variable.numpy()
+
+    def load_own_variables(self, store) -> None:
+        """Reads `save_own_variables`'s store, assigning in place (the flat parameter
+        buffer keeps its views); the count and every shape must match, as in Keras."""
+        own = self._trainable_weights + self._non_trainable_weights
+        if len(store.keys()) != len(own):
+            if not own and not self.built:
+                raise ValueError(
+                    f"Layer '{self.name}' was never built and thus it doesn't have any "
+                    f"variables. However the weights file lists {len(store.keys())} "
+                    "variables for this layer.")
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(own)} variables, but received "
+                f"{len(store.keys())} variables during loading. Expected: "
+                f"{[v._short_name for v in own]}")
+        values = [store[str(i)] for i in range(len(own))]
+        for variable, value in zip(own, values):
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(
+                    "The shape of the target variable and the shape of the target value in "
+                    "`variable.assign(value)` must match. "
+                    f"variable.shape={variable.shape}, Received: value.shape={value.shape}. "
+                    f"Target variable: {variable.path}")
+        for variable, value in zip(own, values):
+            variable.assign(value)
+
     def get_build_config(self) -> dict | None:
         return {"input_shape": self._build_shapes} if self._build_shapes else None
 

@@ -32,6 +32,8 @@ class Functional(Model):
         >>> model = fcnet.Model(x, fcnet.layers.Dense(1)(y))
     """
 
+    _keras_module = "keras.src.models.functional"  # the module Keras's files name
+
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         if isinstance(inputs, tuple):
@@ -200,12 +202,41 @@ class Functional(Model):
             connections.append(names)
         return connections
 
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        """Keras 3's functional config: layers with their calls, inputs and outputs.
+        A subclass with a constructor of its own keeps `Model`'s config (its own)."""
+        if not _functional_like(type(self)):
+            return Model.get_config(self)
+        from fcnet.models.config import functional_config
+
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        if not _functional_like(cls):
+            return Model.from_config.__func__(cls, config, custom_objects)
+        from fcnet.models.config import functional_from_config
+
+        return functional_from_config(cls, config, custom_objects)
+
     def _is_chain(self) -> bool:
         """One input, one output, and every node reads one tensor no other node reads."""
         read = [id(t) for node in self._nodes for t in node.inputs]
         return (len(self.inputs) == 1 and len(self.outputs) == 1
                 and all(len(node.inputs) <= 1 for node in self._nodes)
                 and len(read) == len(set(read)))
+
+
+def _functional_like(cls) -> bool:
+    """Whether ``cls`` is built from ``(inputs, outputs)`` alone (Keras's rule): its
+    constructor takes Functional's arguments, or ``*args, **kwargs``."""
+    import inspect
+
+    spec = inspect.getfullargspec(cls.__init__)
+    if spec.args[1:] == inspect.getfullargspec(Functional.__init__).args[1:]:
+        return True
+    return spec.varargs is not None and spec.varkw is not None
 
 
 def _one_or_list(shapes):

@@ -104,6 +104,51 @@ class Model(Trainer, Layer):
         not a chain; None for a table without a ``Connected to`` column."""
         return None
 
+    # ------------------------------------------------------------------ config and files
+    def get_config(self) -> dict:
+        """A subclassed model's config: ``name`` and ``trainable``; a subclass whose
+        constructor takes more writes its own ``get_config`` (and ``from_config``)."""
+        return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        try:
+            return cls(**config)
+        except TypeError as error:
+            raise TypeError(
+                f"Unable to revive model {cls.__name__} from its config: {error}. A "
+                "subclassed model whose constructor takes arguments must define "
+                "`get_config()` returning them (and `from_config` if they need converting)."
+            ) from error
+
+    def save(self, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
+        """Writes the model (config, weights, compile config and optimizer state) to a
+        ``.keras`` file Keras 3 loads, or a legacy ``.h5`` file."""
+        from fcnet.saving import saving_api
+
+        saving_api.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
+        """Writes the weights to a ``.weights.h5`` file (Keras 3's layout)."""
+        from fcnet.saving import saving_api
+
+        saving_api.save_weights(self, filepath, overwrite=overwrite,
+                                max_shard_size=max_shard_size)
+
+    def load_weights(self, filepath, skip_mismatch: bool = False, **kwargs) -> None:
+        """Reads weights from a ``.weights.h5``, ``.keras`` or legacy ``.h5`` file."""
+        from fcnet.saving import saving_api
+
+        saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def to_json(self, **kwargs) -> str:
+        """The model's record (class name, module and config) as JSON."""
+        import json
+
+        from fcnet.saving.serialization import serialize_keras_object
+
+        return json.dumps(serialize_keras_object(self), **kwargs)
+
     # ------------------------------------------------------------------ computing
     def call(self, inputs, training=None):
         raise NotImplementedError(

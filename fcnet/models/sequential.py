@@ -34,6 +34,8 @@ class Sequential(Model):
         12
     """
 
+    _keras_module = "keras"  # the module Keras's files name for this class
+
     def __init__(self, layers=None, trainable: bool = True, name: str | None = None, **kwargs):
         super().__init__(trainable=trainable, name=name, **kwargs)
         self._stack: list[Layer] = []
@@ -245,12 +247,14 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
-        config = dict(config)
+        from fcnet.models.config import deserialize_layer
+
+        config = {"layers": config} if isinstance(config, list) else dict(config)  # Keras 1
         items = config.pop("layers", [])
         build_input_shape = config.pop("build_input_shape", None)
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for item in items:
-            model.add(layers_module.deserialize(item, custom_objects))
+            model.add(deserialize_layer(item, custom_objects))
         if not model.built and build_input_shape is not None and model._stack:
             model.build(build_input_shape)
         return model
