@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import lzma
 import zipfile
+import zlib
 
 from fcnet.saving import weights as weights_io
 from fcnet.saving.atomic import atomic_write
@@ -115,7 +117,7 @@ def _member(archive: zipfile.ZipFile, name: str, limit: int, filepath) -> bytes:
         with archive.open(info) as member:
             data = member.read(limit + 1)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
-            RuntimeError) as error:
+            RuntimeError, zlib.error, lzma.LZMAError) as error:  # a member's data is corrupt
         raise ValueError(f"{filepath}: cannot read member {name}: {error}") from None
     if len(data) > limit:
         raise ValueError(f"{filepath}: member {name} is larger than a model file holds.")
