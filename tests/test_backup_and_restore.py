@@ -164,3 +164,159 @@ def test_sigkill_at_a_random_moment_resumes_to_the_same_weights(script, referenc
     assert resumed.returncode == 0, f"killed after {delay:.3f} s: {resumed.stderr}"
     arrays, record = _result(out)
     _assert_same_as_reference(arrays, record, reference)
+
+
+# ---------------------------------------------------------------- in one process
+
+
+class _Interrupt(fcnet.callbacks.Callback):
+    """Raises at the given epoch (and batch), as Keras's documentation example does."""
+
+    def __init__(self, epoch, batch=None):
+        super().__init__()
+        self.at = (epoch, batch)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        if self.at == (epoch, None):
+            raise RuntimeError("Interrupting!")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.at == (self.epoch, batch):
+            raise RuntimeError("Interrupting!")
+
+
+def _model():
+    fcnet.utils.set_random_seed(3)
+    model = fcnet.Sequential([fcnet.Input((4,)), fcnet.layers.Dense(8, activation="tanh"),
+                              fcnet.layers.Dropout(0.25), fcnet.layers.Dense(1)])
+    model.compile(optimizer=fcnet.optimizers.SGD(0.05, momentum=0.9), loss="mse",
+                  metrics=["mae"])
+    return model
+
+
+def _data(n=40):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    return x, x.sum(axis=1, keepdims=True).astype("float32")
+
+
+def test_keras_documentation_example(tmp_path):
+    """Interrupted at epoch 4 (0-based) of 10, the second fit runs the 6 epochs left."""
+    x, y = _data()
+    backup = fcnet.callbacks.BackupAndRestore(backup_dir=str(tmp_path / "backup"))
+    model = _model()
+    with pytest.raises(RuntimeError, match="Interrupting"):
+        model.fit(x, y, epochs=10, batch_size=8, callbacks=[backup, _Interrupt(4)],
+                  verbose=0)
+    history = _model().fit(x, y, epochs=10, batch_size=8, callbacks=[backup], verbose=0)
+    assert len(history.history["loss"]) == 6
+    assert history.epoch == [4, 5, 6, 7, 8, 9]
+
+
+class _Batches(fcnet.utils.PyDataset):
+    def __init__(self, x, y, size):
+        super().__init__()
+        self.x, self.y, self.size = x, y, size
+
+    def __len__(self):
+        return len(self.x) // self.size
+
+    def __getitem__(self, i):
+        rows = slice(i * self.size, (i + 1) * self.size)
+        return self.x[rows], self.y[rows]
+
+
+def test_pydataset_resumes_mid_epoch_exactly(tmp_path):
+    x, y = _data()
+    reference = _model()
+    expected = reference.fit(_Batches(x, y, 8), epochs=4, verbose=0)
+    backup = fcnet.callbacks.BackupAndRestore(tmp_path / "backup", save_freq=3)
+    with pytest.raises(RuntimeError):
+        _model().fit(_Batches(x, y, 8), epochs=4, verbose=0,
+                     callbacks=[backup, _Interrupt(2, 4)])
+    model = _model()
+    history = model.fit(_Batches(x, y, 8), epochs=4, verbose=0, callbacks=[backup])
+    # 5 batches an epoch: the last backup followed batch 12 overall (epoch 2, batch 1).
+    assert history.epoch == [2, 3]
+    assert history.history["loss"] == expected.history["loss"][2:]
+    assert history.history["mae"] == expected.history["mae"][2:]
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        assert np.array_equal(a, b)
+
+
+def test_delete_checkpoint(tmp_path):
+    x, y = _data()
+    folder = tmp_path / "backup"
+    seen = []
+    probe = fcnet.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append(
+            sorted(os.listdir(folder)) if folder.exists() else None))
+    fcnet_backup = fcnet.callbacks.BackupAndRestore(folder)
+    _model().fit(x, y, epochs=3, batch_size=8, callbacks=[fcnet_backup, probe], verbose=0)
+    # The backup of an epoch is written once every callback has seen its end.
+    assert seen == [None, ["training_state.npz"], ["training_state.npz"]]
+    assert not folder.exists()
+
+    kept = fcnet.callbacks.BackupAndRestore(folder, delete_checkpoint=False)
+    model = _model()
+    model.fit(x, y, epochs=3, batch_size=8, callbacks=[kept], verbose=0)
+    assert os.listdir(folder) == ["training_state.npz"]
+    weights = model.get_weights()
+    # The kept backup says training is done: a new fit restores it and runs no epoch.
+    again = _model()
+    history = again.fit(x, y, epochs=3, batch_size=8, callbacks=[kept], verbose=0)
+    assert history.epoch == []
+    for a, b in zip(again.get_weights(), weights):
+        assert np.array_equal(a, b)
+
+
+def test_backup_file_holds_plain_arrays_only(tmp_path):
+    x, y = _data()
+    folder = tmp_path / "backup"
+    backup = fcnet.callbacks.BackupAndRestore(folder, save_freq=2)
+    with pytest.raises(RuntimeError):
+        _model().fit(x, y, epochs=3, batch_size=8, verbose=0,
+                     callbacks=[backup, _Interrupt(1, 3)])
+    with np.load(folder / "training_state.npz", allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    assert all(a.dtype.kind in "fiub" for a in arrays.values())
+    meta = json.loads(bytes(arrays["__metadata__"]).decode())
+    # 5 batches an epoch, a backup every 2 (counted on across epochs, as Keras counts):
+    # after batch 1 and 3 of epoch 0, batch 0 and 2 of epoch 1; then the interruption.
+    assert (meta["epoch"], meta["batch"]) == (1, 3)
+    assert sorted(arrays["order"]) == list(range(40))
+    assert meta["means"]["seen"] == 24
+
+
+def test_unreadable_backup_raises_naming_the_file(tmp_path):
+    folder = tmp_path / "backup"
+    folder.mkdir()
+    (folder / "training_state.npz").write_bytes(b"not a zip file")
+    x, y = _data()
+    backup = fcnet.callbacks.BackupAndRestore(folder)
+    with pytest.raises(ValueError, match="training_state.npz"):
+        _model().fit(x, y, epochs=2, batch_size=8, callbacks=[backup], verbose=0)
+
+
+def test_double_checkpoint_falls_back_on_the_previous_backup(tmp_path):
+    x, y = _data()
+    folder = tmp_path / "backup"
+    backup = fcnet.callbacks.BackupAndRestore(folder, double_checkpoint=True)
+    with pytest.raises(RuntimeError):
+        _model().fit(x, y, epochs=5, batch_size=8, verbose=0,
+                     callbacks=[backup, _Interrupt(3)])
+    assert sorted(os.listdir(folder)) == ["training_state.npz", "training_state.npz.bkp"]
+    (folder / "training_state.npz").write_bytes(b"torn")
+    history = _model().fit(x, y, epochs=5, batch_size=8, callbacks=[backup], verbose=0)
+    assert history.epoch == [2, 3, 4]  # the previous backup: epochs 0 and 1 done
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(backup_dir=""), "Empty `backup_dir` argument passed"),
+    (dict(backup_dir="b", save_freq="batch"), "Received: save_freq=batch"),
+    (dict(backup_dir="b", save_freq=2.5), "Received: save_freq=2.5"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fcnet.callbacks.BackupAndRestore(**kwargs)

@@ -76,9 +76,9 @@ def _capture(model):
         "epoch": progress.epoch, "batch": progress.batch,
         "weights": len(weights), "optimizer": len(variables),
         "global_rng": _encode(backend_random._global.bit_generator.state),
-        "layer_rngs": [{"layer": i, "name": name, "attribute": attr,
+        "layer_rngs": [{"layer": i, "class": kind, "attribute": attr,
                         "state": _encode(rng.bit_generator.state)}
-                       for i, name, attr, rng in _layer_generators(model)],
+                       for i, kind, attr, rng in _layer_generators(model)],
         "callbacks": [],
     }
     if progress.batch:  # in the middle of an epoch
@@ -106,15 +106,16 @@ def _capture(model):
 
 
 def _layer_generators(model):
-    """``(layer index, layer name, attribute, numpy Generator)`` for each generator a
-    layer of ``model`` owns, in a fixed order."""
+    """``(layer index, layer class, attribute, numpy Generator)`` for each generator a
+    layer of ``model`` owns, in a fixed order (names may differ between two builds of
+    one model in a process, so the place identifies a layer)."""
     found = []
     for i, layer in enumerate(model._flatten_layers()):
         for attr, value in sorted(vars(layer).items()):
             if isinstance(value, backend_random.SeedGenerator):
-                found.append((i, layer.name, attr, value.rng))
+                found.append((i, type(layer).__name__, attr, value.rng))
             elif isinstance(value, numpy.random.Generator):
-                found.append((i, layer.name, attr, value))
+                found.append((i, type(layer).__name__, attr, value))
     return found
 
 
@@ -183,17 +184,17 @@ class TrainingState:
         model.optimizer.set_variables(
             [arrays[f"optimizer_{i}"] for i in range(meta["optimizer"])])
         backend_random._global.bit_generator.state = _decode(meta["global_rng"])
-        generators = {(i, attr): (name, rng) for i, name, attr, rng in _layer_generators(model)}
+        generators = {(i, attr): (kind, rng) for i, kind, attr, rng in _layer_generators(model)}
         if len(generators) != len(meta["layer_rngs"]):
             raise ValueError(
                 f"The training state in {self.path} holds {len(meta['layer_rngs'])} layer "
                 f"random generators; the model has {len(generators)}.")
         for entry in meta["layer_rngs"]:
-            name, rng = generators.get((entry["layer"], entry["attribute"]), (None, None))
-            if name != entry["name"]:
+            kind, rng = generators.get((entry["layer"], entry["attribute"]), (None, None))
+            if kind != entry["class"]:
                 raise ValueError(
-                    f"The training state in {self.path} holds the random state of layer "
-                    f"'{entry['name']}', which the model does not have at that place.")
+                    f"The training state in {self.path} holds the random state of a "
+                    f"{entry['class']} layer, which the model does not have at that place.")
             rng.bit_generator.state = _decode(entry["state"])
 
     def restore_metrics(self, model, ys, outputs) -> None:
