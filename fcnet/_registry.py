@@ -38,6 +38,14 @@ def custom_object(name):
     return None
 
 
+def registered_name(obj) -> str | None:
+    """``"package>name"`` when ``obj`` is registered, else None."""
+    for full, registered in REGISTERED.items():
+        if registered is obj:
+            return full
+    return None
+
+
 def unknown_identifier(kind: str, identifier, names) -> ValueError:
     """Keras's error for what a family cannot interpret, listing ``names`` as given."""
     return ValueError(f"Could not interpret {kind} identifier: {identifier}. "

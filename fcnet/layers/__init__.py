@@ -1,5 +1,6 @@
 """Floor 4: the layers (``fcnet.layers`` mirrors ``keras.layers``)."""
 
+from fcnet import _registry
 from fcnet.layers.activation import Activation
 from fcnet.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fcnet.layers.base import Layer
@@ -79,9 +80,11 @@ __all__ = sorted(_CLASSES) + [
 
 def serialize(layer: Layer) -> dict:
     """A layer as Keras 3 writes it in ``config.json``."""
-    item = {"module": getattr(layer, "_keras_module", "keras.layers"),
-            "class_name": type(layer).__name__,
-            "config": layer.get_config(), "registered_name": None}
+    cls = type(layer)
+    own = cls.__module__.startswith("fcnet.")
+    item = {"module": getattr(cls, "_keras_module", "keras.layers") if own else cls.__module__,
+            "class_name": cls.__name__, "config": layer.get_config(),
+            "registered_name": None if own else _registry.registered_name(cls) or cls.__name__}
     build = layer.get_build_config()
     if build is not None and not isinstance(layer, InputLayer):
         item["build_config"] = {"input_shape": list(build["input_shape"])}

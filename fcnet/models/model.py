@@ -14,6 +14,9 @@ replays them in reverse.
 
 from __future__ import annotations
 
+import numpy
+
+from fcnet import backend
 from fcnet.backend import tree
 from fcnet.layers import Layer
 from fcnet.layers.calling import call_with_training
@@ -112,6 +115,13 @@ class Model(Trainer, Layer):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
+        if {"layers", "input_layers", "output_layers"} <= set(config):
+            from fcnet.models.config import functional_from_config
+            from fcnet.models.functional import Functional
+
+            # ``Model.from_config`` of a functional config is a functional model, as in Keras
+            return functional_from_config(Functional if cls is Model else cls, config,
+                                          custom_objects)
         try:
             return cls(**config)
         except TypeError as error:
@@ -155,6 +165,20 @@ class Model(Trainer, Layer):
             f"Model '{self.name}' ({type(self).__name__}) has no `call()`: subclass "
             "`fcnet.Model` and write `call(self, inputs, training=None)`, or build a "
             "functional model with `fcnet.Model(inputs, outputs)`.")
+
+    def build(self, input_shape=None) -> None:
+        """A subclassed model makes its weights by running ``call`` once on zeros of
+        ``input_shape`` (a shape, or a list of shapes; a None batch size counts as 1)."""
+        if input_shape is None:
+            raise ValueError(f"Model '{self.name}' needs an `input_shape` to build.")
+
+        def zeros(shape):
+            return numpy.zeros(tuple(1 if d is None else d for d in shape), backend.floatx())
+
+        one = all(d is None or isinstance(d, int) for d in input_shape)
+        x = zeros(input_shape) if one else [zeros(s) for s in input_shape]
+        self.built = True  # the call below must not come back here
+        self._build_from_data(x)
 
     def _build_from_data(self, x) -> None:
         """A subclassed model makes its weights by running its ``call`` on one sample."""

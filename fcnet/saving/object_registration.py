@@ -31,10 +31,7 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
 
 def get_registered_name(obj) -> str:
     """``"package>name"`` for a registered object, else its ``__name__``."""
-    for full, registered in _registry.REGISTERED.items():
-        if registered is obj:
-            return full
-    return getattr(obj, "__name__", type(obj).__name__)
+    return _registry.registered_name(obj) or getattr(obj, "__name__", type(obj).__name__)
 
 
 def get_registered_object(name: str, custom_objects: dict | None = None, module_objects=None):
