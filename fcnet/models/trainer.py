@@ -68,7 +68,7 @@ class Trainer(Outputs):
     def _prepare(self, x) -> None:
         """Builds the model, packs its parameters, and makes this fit's training step."""
         self._resolve_outputs(x)
-        if variables := self.trainable_variables:  # refused before the first step
+        if self.trainable_variables:  # a layer without backward is refused before the first step
             for layer in self._flatten_layers():
                 if _lacks_backward(layer):
                     raise NotImplementedError(
