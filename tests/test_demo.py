@@ -10,7 +10,8 @@ from fcnet.__main__ import main
 
 def test_demo_reaches_95_percent_and_writes_its_history(tmp_path, capsys):
     history = tmp_path / "history.csv"
-    assert main(["demo", "--history", str(history)]) == 0
+    saved = tmp_path / "demo.keras"
+    assert main(["demo", "--history", str(history), "--save", str(saved)]) == 0
     out = capsys.readouterr().out
     assert 'Model: "sequential"' in out and "Total params: 17,226" in out
     assert "Epoch 30/30" in out and "\b" not in out
@@ -18,12 +19,29 @@ def test_demo_reaches_95_percent_and_writes_its_history(tmp_path, capsys):
     assert accuracy >= 0.95
     rows = list(csv.DictReader(history.open()))
     assert len(rows) == 30 and {"epoch", "loss", "accuracy", "val_loss"} <= set(rows[0])
+    assert f"Trained model saved to {saved}" in out
+
+    # the saved model answers from the shell: the classes of the test images
+    import numpy
+
+    import fcnet
+
+    (_, _), (x_test, y_test) = fcnet.datasets.digits.load_data()
+    numpy.save(tmp_path / "x.npy", x_test[:50])
+    assert main(["predict", str(saved), str(tmp_path / "x.npy"), "--classes"]) == 0
+    printed = numpy.array(capsys.readouterr().out.split(), dtype=int)
+    expected = fcnet.models.load_model(saved).predict(x_test[:50], verbose=0).argmax(axis=1)
+    numpy.testing.assert_array_equal(printed, expected)
+    assert (printed == y_test[:50]).mean() >= 0.9
+    assert main(["predict", str(tmp_path / "missing.keras"), str(tmp_path / "x.npy")]) == 2
+    assert "missing.keras" in capsys.readouterr().err
 
 
 def test_module_entry_point_and_options(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "fcnet", "demo", "--epochs", "2", "--hidden", "16",
-         "--batch-size", "64", "--history", str(tmp_path / "h.csv")],
+         "--batch-size", "64", "--history", str(tmp_path / "h.csv"),
+         "--save", str(tmp_path / "m.keras")],
         capture_output=True, text=True, timeout=120)
     assert "dense (Dense)                (None, 16)                1040      " in result.stdout
     assert "Epoch 2/2" in result.stdout and "test accuracy" in result.stdout
