@@ -33,7 +33,11 @@ def atomic_write(path):
     """Yields a temporary file path beside ``path``; renames it over ``path`` on success."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                   dir=folder)
+    except OSError as error:  # name the file the user asked for, not the temporary one
+        raise type(error)(error.errno, error.strerror, path) from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
