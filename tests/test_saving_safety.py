@@ -180,6 +180,19 @@ def test_hostile_layer_entries_are_refused(what, tmp_path, marker, evil_module):
     assert "evil" not in sys.modules
 
 
+@pytest.mark.parametrize("what", sorted(set(HOSTILE_LAYERS) - {
+    "a known class under a foreign module"}))
+def test_hostile_json_and_dicts_are_refused(what, marker, evil_module):
+    entry = HOSTILE_LAYERS[what](marker)
+    # Not a file: Keras's TypeError for a class it cannot locate is as good.
+    with pytest.raises((ValueError, TypeError), match=entry["class_name"]):
+        fcnet.models.model_from_json(json.dumps(_model(entry)))
+    for safe_mode in (True, False):
+        with pytest.raises((ValueError, TypeError), match=entry["class_name"]):
+            fcnet.saving.deserialize_keras_object(entry, safe_mode=safe_mode)
+    assert "evil" not in sys.modules
+
+
 HOSTILE_ACTIVATIONS = {
     "__lambda__": lambda m: {"class_name": "__lambda__", "config": {"value": _lambda_value(m)}},
     "os.system as a function": lambda m: {"module": "os", "class_name": "function",
