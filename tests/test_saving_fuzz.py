@@ -161,6 +161,12 @@ def _json_cases(name, data, rng):
 
     for i, raw in enumerate(GARBAGE_JSON):
         yield f"{name}: garbage JSON #{i}", with_config(raw)
+    for key in ("units", "filters"):  # a layer of 2**36 units asks for a TiB or more
+        huge = copy.deepcopy(config)
+        for layer in huge["config"]["layers"]:
+            if key in layer["config"]:
+                layer["config"][key] = 2 ** 36
+        yield f"{name}: every {key} = 2**36", with_config(json.dumps(huge).encode())
     for _ in range(40):
         mutated, what = _mutate(config, rng)
         yield f"{name}: config {what}", with_config(json.dumps(mutated).encode())

@@ -175,7 +175,8 @@ def load(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = 
     try:
         model = deserialize_keras_object(config, custom_objects, safe_mode)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError,
-            OverflowError, ZeroDivisionError, NotImplementedError) as error:
+            OverflowError, ZeroDivisionError, NotImplementedError,
+            MemoryError) as error:  # MemoryError: a config asking for absurd layer sizes
         raise ValueError(f"{filepath}: the model in config.json cannot be rebuilt: "
                          f"{error}") from error
     from fcnet.layers import Layer
