@@ -36,6 +36,14 @@ def _mlp(fcnet):
     return model
 
 
+def _trained_mlp(fcnet):
+    """The MLP after one step: its files carry the optimizer's state too."""
+    model = _mlp(fcnet)
+    x = np.linspace(-1, 1, 32, dtype="float32").reshape(8, 4)
+    model.fit(x, np.arange(8) % 3, epochs=1, batch_size=8, verbose=0)
+    return model
+
+
 def _cnn(fcnet):
     layers = fcnet.layers
     return fcnet.Sequential([fcnet.Input(shape=(6, 6, 1)), layers.Conv2D(2, 3, activation="relu"),
@@ -232,6 +240,15 @@ def _h5_edits(rng):
     yield "extra layer", lambda f: f.create_dataset("layers/surplus/vars/0", data=[1.0])
     yield "layer group is a dataset", lambda f: (lambda g: (f.__delitem__(g), f.create_dataset(
         g, data=[1.0])))(os.path.dirname(os.path.dirname(pick(f))))
+    def pick_slot(f):
+        keys = [k for k in _datasets(f) if k.startswith("optimizer/")]
+        return rng.choice(keys) if keys else pick(f)
+
+    yield "optimizer slot transposed", lambda f: (lambda k: replace(
+        f, k, data=np.zeros(f[k].shape[::-1] + (2,), "float32")))(pick_slot(f))
+    yield "optimizer slot deleted", lambda f: f.__delitem__(pick_slot(f))
+    yield "optimizer iterations as text", lambda f: replace(
+        f, "optimizer/vars/0", data=np.array([b"many"])) if "optimizer" in f else None
     yield "NaN values", lambda f: (lambda k: replace(
         f, k, data=np.full(f[k].shape, np.nan, "float32")))(pick(f))
 
@@ -264,7 +281,7 @@ def run_cases(folder: str) -> dict:
     builders = {"mlp": _mlp, "cnn": _cnn}
     files = {}
     for key, build in builders.items():
-        model = build(fcnet)
+        model = _trained_mlp(fcnet) if key == "mlp" else build(fcnet)
         model.save(os.path.join(folder, f"{key}.keras"))
         model.save_weights(os.path.join(folder, f"{key}.weights.h5"))
         for ext in ("keras", "weights.h5"):
@@ -283,17 +300,22 @@ def run_cases(folder: str) -> dict:
             other = files[name.replace("weights.h5", "keras")]
             cases.append((name, f"{name}: a .keras zip under this name", other))
 
+    # A .keras file is read twice: whole (load_model) and into a model (load_weights).
+    runs = [(name, label, raw, how) for name, label, raw in cases
+            for how in (("load_model", "load_weights") if name.endswith(".keras")
+                        else ("load_weights",))]
     counts = {"loaded": 0, "ValueError": 0, "OSError": 0}
     failures, loaded = [], []
     signal.signal(signal.SIGALRM, _on_alarm)
-    for i, (name, label, raw) in enumerate(cases):
+    for i, (name, label, raw, how) in enumerate(runs):
+        label = f"{label} [{how}]"
         path = os.path.join(folder, f"case{i}.{name.split('.', 1)[1]}")
         with open(path, "wb") as f:
             f.write(raw)
         print(label, file=sys.stderr, flush=True)  # the last line names a crashing case
         signal.alarm(CASE_LIMIT_S)
         try:
-            if name.endswith(".keras"):
+            if how == "load_model":
                 fcnet.models.load_model(path)
             else:
                 builders[name.split(".")[0]](fcnet).load_weights(path)
@@ -316,7 +338,7 @@ def run_cases(folder: str) -> dict:
         os.remove(path)
     escaped = [p for p in (os.path.join(folder, *[".."] * up, "escaped.txt")
                            for up in range(3)) if os.path.exists(p)]
-    return {"cases": len(cases), "counts": counts, "failures": failures, "escaped": escaped,
+    return {"cases": len(runs), "counts": counts, "failures": failures, "escaped": escaped,
             "loaded": loaded}
 
 
