@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from keras_saving import saving_keras
 from saving_models import (
     BUILDERS,
     FIT,
@@ -29,6 +30,12 @@ import fcnet
 
 FILES = Path(__file__).parent / "data" / "keras_files"
 FIXTURES = ("mlp", "cnn", "two_inputs")
+# Keras 3.0.0 on JAX takes BatchNormalization's batch variance as E[x²] − E[x]² with the
+# mean's gradient stopped, so its gradient is not the variance's; later Keras (jnp.var)
+# and fcnet differentiate the variance itself. Training the CNN one epoch therefore
+# ends about 1 % away from Keras 3.0.0's loss, while its predictions agree: for that
+# model the loss of training on is compared with the installed Keras's instead.
+BATCH_NORM = {"cnn"}
 OLD_PYTHON = Path(os.environ.get("FCNET_OLD_KERAS_PYTHON",
                                  Path(__file__).parents[1] / ".old-keras" / "bin" / "python"))
 
@@ -57,15 +64,30 @@ def test_old_keras_file_predicts_as_it_did(name):
         np.testing.assert_allclose(float(getattr(model.optimizer, key)), value, rtol=1e-6)
 
 
+def current_keras_next_loss(name):
+    """The installed Keras's loss of one more epoch from ``name.keras``."""
+    keras, trains = saving_keras()
+    if not trains:
+        pytest.skip("Keras's numpy backend cannot train")
+    saved = expected(name)
+    model = keras.models.load_model(FILES / f"{name}.keras")
+    model.run_eagerly = True
+    return model.fit(inputs_of(saved), saved["y"], epochs=1, **FIT).history["loss"][0]
+
+
 @pytest.mark.parametrize("name", FIXTURES)
 def test_old_keras_file_resumes_training(name):
     saved = expected(name)
+    want = saved["next_loss"]
+    if name in BATCH_NORM:
+        want = current_keras_next_loss(name)
+        assert abs(want - saved["next_loss"]) > 1e-3  # why Keras 3.0.0's is not the reference
     model = fcnet.models.load_model(FILES / f"{name}.keras")
     # The saved optimizer state, iterations included (two epochs of whole batches).
     steps = 2 * len(saved["y"]) // FIT["batch_size"]
     assert int(np.asarray(model.optimizer.variables[0])) == steps
     history = model.fit(inputs_of(saved), saved["y"], epochs=1, **FIT)
-    np.testing.assert_allclose(history.history["loss"][0], saved["next_loss"], **LOSS_TOL)
+    np.testing.assert_allclose(history.history["loss"][0], want, **LOSS_TOL)
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -98,7 +120,7 @@ def run_old_keras(model_path, inputs, y, tmp_path):
         return out["predict"], float(out["next_loss"])
 
 
-@pytest.mark.parametrize("name", FIXTURES)
+@pytest.mark.parametrize("name", FIXTURES + ("nested",))
 def test_fcnet_file_loads_in_old_keras(name, tmp_path):
     inputs, y = data(name)
     x = model_inputs(inputs)
@@ -111,7 +133,8 @@ def test_fcnet_file_loads_in_old_keras(name, tmp_path):
     next_loss = model.fit(x, y, epochs=1, **FIT).history["loss"][0]
     old_predict, old_next_loss = run_old_keras(path, inputs, y, tmp_path)
     np.testing.assert_allclose(old_predict, predict, **PREDICT_TOL)
-    np.testing.assert_allclose(old_next_loss, next_loss, **LOSS_TOL)
+    if name not in BATCH_NORM:
+        np.testing.assert_allclose(old_next_loss, next_loss, **LOSS_TOL)
 
 
 def test_fcnet_file_with_custom_names_loads_in_old_keras(tmp_path):
@@ -122,7 +145,5 @@ def test_fcnet_file_with_custom_names_loads_in_old_keras(tmp_path):
     path = tmp_path / "named.keras"
     model.save(path)
     predict = model.predict(inputs["x"], batch_size=8, verbose=0)
-    next_loss = model.fit(inputs["x"], y, epochs=1, **FIT).history["loss"][0]
-    old_predict, old_next_loss = run_old_keras(path, inputs, y, tmp_path)
+    old_predict, _ = run_old_keras(path, inputs, y, tmp_path)  # a CNN: see BATCH_NORM
     np.testing.assert_allclose(old_predict, predict, **PREDICT_TOL)
-    np.testing.assert_allclose(old_next_loss, next_loss, **LOSS_TOL)
