@@ -256,16 +256,16 @@ def load_weights_legacy_h5(model, filepath, skip_mismatch: bool = False,
 def load_weights_from_group(group, model, skip_mismatch: bool, filepath) -> None:
     """Topological loading: the k-th layer with weights in the file goes to the k-th
     layer with weights in ``model.layers``."""
-    if not any(legacy_weights(layer) for layer in model.layers) and not model.built:
-        raise ValueError(
-            "You are loading weights into a model that has not yet been built. Try building "
-            f"the model first by calling it on inputs or by using `build()`. (File: {filepath})")
     layers = [layer for layer in model.layers if legacy_weights(layer)]
     saved = []
     for name in read_strings(group, "layer_names", filepath):
         datasets = _datasets(child(group, name, "group", filepath), filepath)
         if datasets:
             saved.append((name, datasets))
+    if saved and not layers and not model.built:
+        raise ValueError(
+            "You are loading weights into a model that has not yet been built. Try building "
+            f"the model first by calling it on inputs or by using `build()`. (File: {filepath})")
     if len(saved) != len(layers):
         raise ValueError(
             "Layer count mismatch when loading weights from file. Model expected "
