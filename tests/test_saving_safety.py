@@ -6,84 +6,37 @@ one entry swapped for something that would leave a marker file behind if it were
 imported, called, evaluated or unpickled: ``os.system``, ``subprocess.Popen``,
 ``builtins.eval``, a module ``evil`` on ``sys.path`` that writes the marker on import, a
 ``Lambda`` layer and a ``__lambda__`` activation carrying marshalled bytecode, pickles in
-the weights. Each must be refused with a ``ValueError`` naming the file, and the marker
+the weights, and the same in legacy tf.keras ``.h5`` files (tests/hostile_files.py builds
+them). Each must be refused with a ``ValueError`` naming the file, and the marker
 must not exist afterwards, with ``safe_mode=False`` too. Classes the user hands over
 (``custom_objects``, ``register_keras_serializable``) do load.
 """
 
-import base64
 import copy
 import io
 import json
-import marshal
 import os
-import pickle
 import subprocess
 import sys
 import zipfile
 
 import numpy as np
 import pytest
+from hostile_files import (
+    BIAS,
+    KERNEL,
+    Opener,
+    dense_entry,
+    lambda_value,
+    legacy_h5,
+    pickled_datasets,
+    sequential_config,
+    weights_h5,
+    write_keras,
+)
 
 import fcnet
 from fcnet.models import load_model
-
-KERNEL = np.array([[1.0, -2.0], [0.5, 1.0], [-1.0, 3.0]], dtype="float32")
-BIAS = np.array([0.25, -0.5], dtype="float32")
-
-
-def _dense(name="dense", **overrides):
-    config = {"name": name, "trainable": True, "dtype": "float32", "units": 2,
-              "activation": "linear", "use_bias": True,
-              "kernel_initializer": {"module": "keras.initializers",
-                                     "class_name": "GlorotUniform", "config": {"seed": None},
-                                     "registered_name": None},
-              "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros",
-                                   "config": {}, "registered_name": None},
-              "kernel_regularizer": None, "bias_regularizer": None,
-              "activity_regularizer": None, "kernel_constraint": None,
-              "bias_constraint": None}
-    config.update(overrides)
-    return {"module": "keras.layers", "class_name": "Dense", "config": config,
-            "registered_name": None, "build_config": {"input_shape": [None, 3]}}
-
-
-def _model(layer):
-    """A Sequential config: Input(3) then ``layer`` (Keras 3's minimal key set)."""
-    return {"module": "keras", "class_name": "Sequential", "registered_name": None,
-            "config": {"name": "sequential", "trainable": True, "dtype": "float32",
-                       "layers": [{"module": "keras.layers", "class_name": "InputLayer",
-                                   "config": {"batch_shape": [None, 3], "dtype": "float32",
-                                              "sparse": False, "name": "input_layer"},
-                                   "registered_name": None}, layer],
-                       "build_input_shape": [None, 3]},
-            "build_config": {"input_shape": [None, 3]}, "compile_config": None}
-
-
-def _weights_h5(datasets=None) -> bytes:
-    """``model.weights.h5`` bytes: ``layers/dense/vars/{0,1}`` unless ``datasets``
-    (``{"0": array-or-callable(group)}``) says otherwise."""
-    import h5py
-
-    buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as f:
-        f.create_group("vars")
-        group = f.create_group("layers/dense/vars")
-        for key, value in (datasets or {"0": KERNEL, "1": BIAS}).items():
-            if callable(value):
-                value(group, key)
-            else:
-                group.create_dataset(key, data=value)
-    return buffer.getvalue()
-
-
-def _write(path, config, weights: bytes | None = None, member="model.weights.h5"):
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("metadata.json", json.dumps({"keras_version": "3.0.0",
-                                                "date_saved": "2026-11-27@12:00:00"}))
-        z.writestr("config.json", json.dumps(config))
-        z.writestr(member, _weights_h5() if weights is None else weights)
-    return str(path)
 
 
 @pytest.fixture
@@ -104,19 +57,10 @@ def _refused(path, marker, match=None, **kwargs):
 
 
 def test_the_hand_written_file_loads(tmp_path):
-    model = load_model(_write(tmp_path / "plain.keras", _model(_dense())))
+    model = load_model(write_keras(tmp_path / "plain.keras",
+                                   sequential_config(dense_entry())))
     x = np.array([[1.0, 2.0, 3.0]], dtype="float32")
     np.testing.assert_allclose(model.predict(x, verbose=0), x @ KERNEL + BIAS, rtol=1e-6)
-
-
-def _lambda_value(marker):
-    """Keras's ``func_dump`` of a function that creates ``marker``: (code, defaults, closure)."""
-    def boom(x, path=str(marker)):
-        open(path, "w").close()
-        return x
-
-    code = base64.b64encode(marshal.dumps(boom.__code__)).decode("ascii")
-    return [code, [str(marker)], None]
 
 
 HOSTILE_LAYERS = {
@@ -134,10 +78,10 @@ HOSTILE_LAYERS = {
         "module": "keras.layers", "class_name": "Lambda", "registered_name": None,
         "config": {"name": "lambda", "trainable": True, "dtype": "float32",
                    "function": {"class_name": "__lambda__",
-                                "config": {"value": _lambda_value(m)}},
+                                "config": {"value": lambda_value(m)}},
                    "output_shape": None, "mask": None, "arguments": {}}},
     "a known class under a foreign module": lambda m: dict(
-        _dense(), module="evil", registered_name="evil>Dense"),
+        dense_entry(), module="evil", registered_name="evil>Dense"),
 }
 
 
@@ -162,10 +106,25 @@ def test_the_hostile_module_would_leave_the_marker(tmp_path, evil_module):
     marker.unlink()
 
 
+def test_the_pickle_and_the_bytecode_would_leave_the_marker(tmp_path):
+    import base64
+    import marshal
+    import pickle
+    import types
+
+    marker = tmp_path / "PWNED"
+    pickle.loads(pickle.dumps(Opener(marker)))  # what a loader must never do
+    assert marker.exists()
+    marker.unlink()
+    code, defaults, _ = lambda_value(marker)
+    types.FunctionType(marshal.loads(base64.b64decode(code)), {}, None, tuple(defaults))(1)
+    assert marker.exists()
+
+
 @pytest.mark.parametrize("what", sorted(HOSTILE_LAYERS))
 def test_hostile_layer_entries_are_refused(what, tmp_path, marker, evil_module):
     entry = HOSTILE_LAYERS[what](marker)
-    path = _write(tmp_path / "hostile.keras", _model(entry))
+    path = write_keras(tmp_path / "hostile.keras", sequential_config(entry))
     if what == "a known class under a foreign module":
         # Either the module is informational (Dense is fcnet's own) or it is refused;
         # either way evil is not imported.
@@ -186,7 +145,7 @@ def test_hostile_json_and_dicts_are_refused(what, marker, evil_module):
     entry = HOSTILE_LAYERS[what](marker)
     # Not a file: Keras's TypeError for a class it cannot locate is as good.
     with pytest.raises((ValueError, TypeError), match=entry["class_name"]):
-        fcnet.models.model_from_json(json.dumps(_model(entry)))
+        fcnet.models.model_from_json(json.dumps(sequential_config(entry)))
     for safe_mode in (True, False):
         with pytest.raises((ValueError, TypeError), match=entry["class_name"]):
             fcnet.saving.deserialize_keras_object(entry, safe_mode=safe_mode)
@@ -194,7 +153,7 @@ def test_hostile_json_and_dicts_are_refused(what, marker, evil_module):
 
 
 HOSTILE_ACTIVATIONS = {
-    "__lambda__": lambda m: {"class_name": "__lambda__", "config": {"value": _lambda_value(m)}},
+    "__lambda__": lambda m: {"class_name": "__lambda__", "config": {"value": lambda_value(m)}},
     "os.system as a function": lambda m: {"module": "os", "class_name": "function",
                                           "config": "system", "registered_name": "system"},
     "builtins.eval as a function": lambda m: {"module": "builtins", "class_name": "function",
@@ -207,74 +166,91 @@ HOSTILE_ACTIVATIONS = {
 
 @pytest.mark.parametrize("what", sorted(HOSTILE_ACTIVATIONS))
 def test_hostile_activations_are_refused(what, tmp_path, marker, evil_module):
-    layer = _dense(activation=HOSTILE_ACTIVATIONS[what](marker))
-    _refused(_write(tmp_path / "hostile.keras", _model(layer)), marker)
+    layer = dense_entry(activation=HOSTILE_ACTIVATIONS[what](marker))
+    _refused(write_keras(tmp_path / "hostile.keras", sequential_config(layer)), marker)
     assert "evil" not in sys.modules
 
 
 def test_hostile_initializer_and_compile_config_are_refused(tmp_path, marker, evil_module):
-    layer = _dense(kernel_initializer={"module": "subprocess", "class_name": "Popen",
+    layer = dense_entry(kernel_initializer={"module": "subprocess", "class_name": "Popen",
                                        "config": {"args": ["touch", str(marker)]},
                                        "registered_name": None})
-    _refused(_write(tmp_path / "init.keras", _model(layer)), marker)
-    config = _model(_dense())
+    _refused(write_keras(tmp_path / "init.keras", sequential_config(layer)), marker)
+    config = sequential_config(dense_entry())
     config["compile_config"] = {"optimizer": {"module": "evil", "class_name": "Boom",
                                               "config": {}, "registered_name": None},
                                 "loss": {"class_name": "__lambda__",
-                                         "config": {"value": _lambda_value(marker)}}}
-    _refused(_write(tmp_path / "compile.keras", config), marker)
+                                         "config": {"value": lambda_value(marker)}}}
+    _refused(write_keras(tmp_path / "compile.keras", config), marker)
     assert "evil" not in sys.modules
-
-
-class _Opener:
-    """Unpickling this creates ``path``."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
-def _pickled_datasets(marker):
-    payload = pickle.dumps(_Opener(marker))
-
-    def opaque(group, key):
-        group.create_dataset(key, data=np.void(payload))
-
-    def ragged_bytes(group, key):
-        import h5py
-
-        data = np.empty(2, dtype=object)
-        data[0] = data[1] = np.frombuffer(payload, dtype="uint8")
-        group.create_dataset(key, data=data, dtype=h5py.vlen_dtype(np.dtype("uint8")))
-
-    return {"opaque": opaque, "vlen bytes": ragged_bytes}
 
 
 @pytest.mark.parametrize("kind", ["opaque", "vlen bytes"])
 def test_pickles_in_the_weights_are_refused(kind, tmp_path, marker):
-    make = _pickled_datasets(marker)[kind]
-    weights = _weights_h5({"0": make, "1": BIAS})
-    _refused(_write(tmp_path / "pickled.keras", _model(_dense()), weights), marker)
+    make = pickled_datasets(marker)[kind]
+    weights = weights_h5({"0": make, "1": BIAS})
+    path = write_keras(tmp_path / "pickled.keras", sequential_config(dense_entry()), weights)
+    _refused(path, marker)
 
 
 def test_pickled_npz_weights_are_refused(tmp_path, marker):
     buffer = io.BytesIO()
-    np.savez(buffer, **{"layers/dense/vars/0": np.array([_Opener(marker)], dtype=object)})
-    path = _write(tmp_path / "npz.keras", _model(_dense()), buffer.getvalue(),
-                  member="model.weights.npz")
+    np.savez(buffer, **{"layers/dense/vars/0": np.array([Opener(marker)], dtype=object)})
+    path = write_keras(tmp_path / "npz.keras", sequential_config(dense_entry()),
+                       buffer.getvalue(), member="model.weights.npz")
     _refused(path, marker)
 
 
 def test_pickles_in_a_weights_file_are_refused(tmp_path, marker):
     path = tmp_path / "pickled.weights.h5"
-    path.write_bytes(_weights_h5({"0": _pickled_datasets(marker)["opaque"], "1": BIAS}))
-    model = load_model(_write(tmp_path / "plain.keras", _model(_dense())))
+    path.write_bytes(weights_h5({"0": pickled_datasets(marker)["opaque"], "1": BIAS}))
+    model = load_model(write_keras(tmp_path / "plain.keras",
+                                   sequential_config(dense_entry())))
     with pytest.raises(ValueError) as info:
         model.load_weights(str(path))
     assert str(path) in str(info.value)
     np.testing.assert_array_equal(model.layers[0].get_weights()[0], KERNEL)
+
+
+# ------------------------------------------------------------ legacy tf.keras .h5 files
+LEGACY_HOSTILE = {
+    "a tf.keras 2 Lambda": lambda m: {"class_name": "Lambda", "config": {
+        "name": "lambda", "trainable": True, "dtype": "float32",
+        "function": lambda_value(m), "function_type": "lambda", "module": "__main__",
+        "output_shape": None, "output_shape_type": "raw", "arguments": {}}},
+    "os.system": lambda m: {"class_name": "system", "module": "os",
+                            "config": {"name": "system", "command": f"touch {m}"}},
+    "a module outside fcnet": lambda m: {"class_name": "Boom", "module": "evil",
+                                         "config": {"name": "boom"}},
+    "a __lambda__ activation": lambda m: {"class_name": "Dense", "config": {
+        "name": "dense", "units": 2, "activation": {"class_name": "__lambda__",
+                                                    "config": {"value": lambda_value(m)}}}},
+}
+
+
+@pytest.mark.parametrize("what", sorted(LEGACY_HOSTILE))
+def test_hostile_legacy_h5_files_are_refused(what, tmp_path, marker, evil_module):
+    path = legacy_h5(tmp_path / "hostile.h5", LEGACY_HOSTILE[what](marker))
+    _refused(path, marker)
+    assert "evil" not in sys.modules
+
+
+def test_a_hostile_legacy_training_config_runs_nothing(tmp_path, marker, evil_module):
+    layer = {"class_name": "Dense", "config": dict(dense_entry()["config"])}
+    weights = [("kernel", KERNEL), ("bias", BIAS)]
+    plain = load_model(legacy_h5(tmp_path / "plain.h5", layer, None, weights))
+    x = np.array([[1.0, 2.0, 3.0]], dtype="float32")
+    np.testing.assert_allclose(plain.predict(x, verbose=0), x @ KERNEL + BIAS, rtol=1e-6)
+    training = {"loss": {"class_name": "__lambda__", "config": {"value": lambda_value(marker)}},
+                "metrics": [], "optimizer_config": {"class_name": "Boom", "module": "evil",
+                                                    "config": {}}}
+    path = legacy_h5(tmp_path / "compile.h5", layer, training, weights)
+    try:
+        load_model(path)
+    except ValueError as error:  # refused, or the model left uncompiled with a warning
+        assert path in str(error)
+    assert not marker.exists() and "evil" not in sys.modules
+    assert load_model(path, compile=False).predict(x, verbose=0).shape == (1, 2)
 
 
 # ------------------------------------------------------------ what the user vouches for
@@ -331,7 +307,7 @@ def test_registered_classes_load_and_the_module_field_is_not_imported(
         config, weights = json.loads(z.read("config.json")), z.read("model.weights.h5")
     hostile = copy.deepcopy(config)
     hostile["config"]["layers"][-1]["module"] = "evil"
-    model = load_model(_write(tmp_path / "moved.keras", hostile, weights))
+    model = load_model(write_keras(tmp_path / "moved.keras", hostile, weights))
     assert type(model.layers[0]) is Tripled and "evil" not in sys.modules
 
 
