@@ -34,7 +34,6 @@ from saving_models import (
 )
 
 import fcnet
-from fcnet.saving.legacy_h5 import load_legacy_h5, save_legacy_h5
 from fcnet.saving.legacy_h5_weights import load_weights_legacy_h5
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -46,22 +45,6 @@ needs_training = pytest.mark.skipif(not TRAINS, reason="Keras's numpy backend ca
 
 MODELS = sorted(BUILDERS)
 ADAM = ("Adam", {"learning_rate": 0.01})
-
-
-def fc_load(path, **kwargs):
-    return getattr(fcnet.models, "load_model", load_legacy_h5)(path, **kwargs)
-
-
-def fc_save(model, path):
-    if hasattr(fcnet.models, "load_model"):
-        return model.save(path)
-    return save_legacy_h5(model, path)
-
-
-def fc_load_weights(model, path, **kwargs):
-    if hasattr(fcnet.models, "load_model"):
-        return model.load_weights(path, **kwargs)
-    return load_weights_legacy_h5(model, path, **kwargs)
 
 
 def fitted(mod, name, epochs=1):
@@ -117,7 +100,7 @@ def next_epoch_loss(model, name):
 @pytest.mark.parametrize("name", MODELS)
 def test_keras_h5_loads_in_fcnet(name, keras_files):
     files = keras_files(name)
-    model = fc_load(files["model"])
+    model = fcnet.models.load_model(files["model"])
     np.testing.assert_allclose(predictions(model, name), files["predictions"], **PREDICT_TOL)
     assert type(model.optimizer).__name__ == "Adam"
     np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.01, rtol=1e-6)
@@ -129,7 +112,7 @@ def test_keras_h5_loads_in_fcnet(name, keras_files):
 
 def test_keras_h5_without_compile(keras_files):
     files = keras_files("mlp")
-    model = fc_load(files["model"], compile=False)
+    model = fcnet.models.load_model(files["model"], compile=False)
     assert not model.compiled
     np.testing.assert_allclose(predictions(model, "mlp"), files["predictions"],
                                **PREDICT_TOL)
@@ -140,7 +123,7 @@ def test_keras_legacy_weights_load_in_fcnet(name, keras_files):
     """``save_weights("w.h5")``'s layout: the layer groups at the file's root."""
     files = keras_files(name)
     model = BUILDERS[name](fcnet)
-    fc_load_weights(model, files["weights"])
+    model.load_weights(files["weights"])
     np.testing.assert_allclose(predictions(model, name), files["predictions"], **PREDICT_TOL)
 
 
@@ -153,7 +136,7 @@ def test_fcnet_h5_loads_in_keras(name, tmp_path):
     Keras 3: the optimizer state is checked against Keras's layout below.)"""
     path = str(tmp_path / f"{name}.h5")
     model = fitted(fcnet, name)
-    fc_save(model, path)
+    model.save(path)
     keras.backend.clear_session()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -182,7 +165,7 @@ def test_fcnet_h5_optimizer_weights_in_keras_layout(name, tmp_path, keras_files)
     """The optimizer variables fcnet writes are Keras's, in Keras's order (iterations,
     learning rate, then momentum and velocity per trainable variable)."""
     ours = str(tmp_path / "fcnet.h5")
-    fc_save(fitted(fcnet, name), ours)
+    fitted(fcnet.save(name), ours)
     assert _optimizer_layout(ours) == _optimizer_layout(keras_files(name)["model"])
 
 
@@ -190,8 +173,8 @@ def test_fcnet_h5_optimizer_weights_in_keras_layout(name, tmp_path, keras_files)
 def test_fcnet_h5_round_trip(name, tmp_path):
     path = str(tmp_path / f"{name}.h5")
     model = fitted(fcnet, name)
-    fc_save(model, path)
-    loaded = fc_load(path)
+    model.save(path)
+    loaded = fcnet.models.load_model(path)
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
     np.testing.assert_allclose(predictions(loaded, name), predictions(model, name),
                                rtol=0, atol=0)
@@ -205,7 +188,7 @@ def test_fcnet_h5_layout(tmp_path):
     """The attributes and groups Keras's legacy reader looks for."""
     path = str(tmp_path / "mlp.h5")
     model = fitted(fcnet, "mlp")
-    fc_save(model, path)
+    model.save(path)
     with h5py.File(path, "r") as h5file:
         assert {"keras_version", "backend", "model_config", "training_config"} <= set(
             h5file.attrs)
@@ -233,7 +216,7 @@ def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(legacy_h5, "save_weights_to_group", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        save_legacy_h5(model, path)
+        model.save(str(path))
     assert path.read_bytes() == b"the previous file"
     assert os.listdir(tmp_path) == ["m.h5"]
 
@@ -243,7 +226,7 @@ def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
 def test_keras2_sequential_file(with_input_layer, tmp_path):
     path = write_keras2_file(tmp_path / "k2.h5", keras2_sequential(with_input_layer))
     with pytest.warns(UserWarning, match="freshly initialized optimizer"):
-        model = fc_load(path)
+        model = fcnet.models.load_model(path)
     x = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 0.0], [0.5, -2.0, 1.0]], dtype="float32")
     np.testing.assert_allclose(model.predict(x, verbose=0), expected_predictions(x),
                                rtol=1e-6)
@@ -265,7 +248,7 @@ def test_keras2_lr_and_reduction_spellings(tmp_path):
                     "lr": 0.25, "momentum": 0.0, "decay": 0.0, "nesterov": False}}}
     path = write_keras2_file(tmp_path / "k2.h5", keras2_sequential(False), training,
                              optimizer_weights=False)
-    model = fc_load(path)
+    model = fcnet.models.load_model(path)
     assert type(model.optimizer).__name__ == "SGD"
     np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.25)
     # One SGD step by hand: y = x·K·K2 with x = [0, 0, 0] → relu(b)·K2; target 0.
@@ -285,14 +268,14 @@ def test_keras2_training_config_of_tf211(tmp_path):
                            "epsilon": 1e-07, "amsgrad": False}}}
     path = write_keras2_file(tmp_path / "k2.h5", keras2_sequential(True), training,
                              optimizer_weights=False)
-    model = fc_load(path)
+    model = fcnet.models.load_model(path)
     assert type(model.optimizer).__name__ == "Adam"
     np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.004, rtol=1e-6)
 
 
 def test_keras2_functional_file(tmp_path):
     path = write_keras2_file(tmp_path / "k2f.h5", keras2_functional())
-    model = load_legacy_h5(path, compile=False)
+    model = fcnet.models.load_model(path, compile=False)
     x = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 0.0]], dtype="float32")
     # (The single output is listed, [["dense_1", 0, 0]], as tf.keras 2 wrote every output.)
     np.testing.assert_allclose(np.reshape(model.predict(x, verbose=0), (-1, 1)),
@@ -309,14 +292,14 @@ def test_keras2_file_with_a_lambda_layer_is_refused(tmp_path):
     path = write_keras2_file(tmp_path / "lambda.h5", config)
     for safe_mode in (True, False):
         with pytest.raises(ValueError, match="lambda|Lambda") as info:
-            fc_load(path, safe_mode=safe_mode)
+            fcnet.models.load_model(path, safe_mode=safe_mode)
         assert str(path) in str(info.value)
 
 
 # ---------------------------------------------------------------- load_weights rules
 def _weights_file(tmp_path, model):
     path = str(tmp_path / "w.h5")
-    fc_save(model, path)
+    model.save(path)
     return path
 
 
@@ -327,7 +310,7 @@ def test_load_weights_by_position_and_by_name(tmp_path):
     # By position: other names, same shapes.
     target = fcnet.Sequential([fcnet.Input((3,)), fcnet.layers.Dense(4, name="x"),
                                fcnet.layers.Dropout(0.5), fcnet.layers.Dense(2, name="y")])
-    fc_load_weights(target, path)
+    target.load_weights(path)
     for a, b in zip(target.get_weights(), source.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     # By name: only "b" matches.
@@ -345,100 +328,23 @@ def test_load_weights_mismatches(tmp_path):
     path = _weights_file(tmp_path, source)
     fewer = fcnet.Sequential([fcnet.Input((3,)), fcnet.layers.Dense(2)])
     with pytest.raises(ValueError, match="Layer count mismatch.*expected 1 layers, found 2"):
-        fc_load_weights(fewer, path)
+        fewer.load_weights(path)
     no_bias = fcnet.Sequential([fcnet.Input((3,)), fcnet.layers.Dense(4, use_bias=False),
                                 fcnet.layers.Dense(2)])
     with pytest.raises(ValueError, match="Weight count mismatch for layer #0"):
-        fc_load_weights(no_bias, path)
+        no_bias.load_weights(path)
     wider = fcnet.Sequential([fcnet.Input((3,)), fcnet.layers.Dense(5), fcnet.layers.Dense(2)])
     before = wider.get_weights()
     with pytest.raises(ValueError, match=r"Shape mismatch in layer #0.*\(3, 5\).*\(3, 4\)"):
-        fc_load_weights(wider, path)
+        wider.load_weights(path)
     for a, b in zip(wider.get_weights(), before, strict=True):  # nothing half-loaded
         np.testing.assert_array_equal(a, b)
     with pytest.warns(UserWarning, match="Skipping loading weights for layer #0"):
-        fc_load_weights(wider, path, skip_mismatch=True)
+        wider.load_weights(path, skip_mismatch=True)
     np.testing.assert_array_equal(wider.layers[0].kernel.numpy(), before[0])  # skipped
     np.testing.assert_array_equal(wider.layers[1].kernel.numpy(), before[2])  # skipped
     np.testing.assert_array_equal(wider.layers[1].bias.numpy(),  # loaded: (2,) fits
                                   source.layers[1].bias.numpy())
-
-
-# ---------------------------------------------------------------- malformed files
-def _expect_error(path, error=ValueError, match=None, **kwargs):
-    with pytest.raises(error, match=match) as info:
-        load_legacy_h5(path, **kwargs)
-    assert str(path) in str(info.value)
-
-
-def test_not_hdf5_and_missing(tmp_path):
-    path = tmp_path / "text.h5"
-    path.write_text("not an HDF5 file")
-    _expect_error(path, OSError)
-    _expect_error(tmp_path / "missing.h5", OSError)
-
-
-def test_missing_or_bad_model_config(tmp_path):
-    path = tmp_path / "empty.h5"
-    with h5py.File(path, "w") as h5file:
-        h5file.create_group("model_weights")
-    _expect_error(path, match="No model config")
-    with h5py.File(path, "a") as h5file:
-        h5file.attrs["model_config"] = b'{"class_name": "Sequential", "config": '
-    _expect_error(path, match="not valid JSON")
-    with h5py.File(path, "a") as h5file:
-        h5file.attrs["model_config"] = b'["Sequential"]'
-    _expect_error(path, match="model_config")
-    with h5py.File(path, "a") as h5file:
-        h5file.attrs["model_config"] = b'{"class_name": "os.system", "config": {}}'
-    _expect_error(path, match="os.system")
-
-
-def _damaged(tmp_path, damage):
-    path = write_keras2_file(tmp_path / "damaged.h5", keras2_sequential(False))
-    with h5py.File(path, "a") as h5file:
-        damage(h5file["model_weights"])
-    return path
-
-
-def test_damaged_weights(tmp_path):
-    def wrong_shape(group):
-        del group["dense/dense/kernel:0"]
-        group["dense/dense"].create_dataset("kernel:0", data=np.zeros((2, 2), "float32"))
-
-    def missing_dataset(group):
-        del group["dense/dense/bias:0"]
-
-    def text_dataset(group):
-        del group["dense/dense/bias:0"]
-        group["dense/dense"].create_dataset("bias:0", data=np.array([b"a", b"b"]))
-
-    def missing_group(group):
-        del group["dense_1"]
-
-    def soft_link(group):
-        del group["dense/dense/bias:0"]
-        group["dense/dense/bias:0"] = h5py.SoftLink("/model_weights/dense_1/dense_1/kernel:0")
-
-    def external_link(group):
-        del group["dense/dense/bias:0"]
-        group["dense/dense/bias:0"] = h5py.ExternalLink("/etc/passwd", "/x")
-
-    cases = [(wrong_shape, "Shape mismatch"), (missing_dataset, "missing"),
-             (text_dataset, "not numbers"), (missing_group, "missing"),
-             (soft_link, "SoftLink"), (external_link, "ExternalLink")]
-    for damage, match in cases:
-        _expect_error(_damaged(tmp_path, damage), match=match, compile=False)
-
-
-def test_bad_training_config(tmp_path):
-    path = write_keras2_file(tmp_path / "k2.h5", keras2_sequential(False),
-                             {"loss": "mse", "optimizer_config": {"class_name": "NoSuchOpt",
-                                                                  "config": {}}},
-                             optimizer_weights=False)
-    _expect_error(path, match="NoSuchOpt")
-    assert load_legacy_h5(path, compile=False).predict(np.ones((1, 3)), verbose=0).shape == (
-        1, 1)
 
 
 def test_import_fcnet_does_not_import_h5py():

@@ -27,11 +27,13 @@ import warnings
 import numpy
 
 from fcnet.saving.legacy_h5_weights import (
+    CONFIG_ERRORS,
     KERAS_VERSION,
     child,
     load_weights_from_group,
     load_weights_legacy_h5,
     malformed,
+    naming_file,
     open_h5,
     read_optimizer_weights,
     read_text,
@@ -47,8 +49,6 @@ _LOSS_ALIASES = {
     "mape": "mean_absolute_percentage_error", "msle": "mean_squared_logarithmic_error",
     "kld": "kl_divergence",
 }
-# What a config that does not fit the classes it names can raise while being rebuilt.
-_CONFIG_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
 # ---------------------------------------------------------------------------- saving
@@ -171,17 +171,12 @@ def load_legacy_h5(filepath, custom_objects=None, compile: bool = True,
         OSError: the file is missing or not HDF5.
     """
     filepath = os.fspath(filepath)
-    with open_h5(filepath) as h5file:
+    with naming_file(filepath), open_h5(filepath) as h5file:
         text = read_text(h5file.attrs, "model_config", filepath)
         if text is None:
             raise ValueError(f"No model config found in the file at {filepath}.")
-        config = _decode(text, "model_config", filepath)
-        if not (isinstance(config, dict) and isinstance(config.get("class_name"), str)
-                and isinstance(config.get("config"), dict)):
-            raise malformed(filepath, "`model_config` is not a {'class_name', 'config'} "
-                                      "dict.")
-        model = _rebuild(_upgrade_layer(config), custom_objects,
-                         safe_mode, filepath)
+        model = _rebuild(_decode(text, "model_config", filepath), custom_objects, safe_mode,
+                         filepath)
         weights = child(h5file, "model_weights", "group", filepath)
         load_weights_from_group(weights, model, False, filepath)
         if not compile:
@@ -191,9 +186,10 @@ def load_legacy_h5(filepath, custom_objects=None, compile: bool = True,
             warnings.warn("No training configuration found in the save file, so the model "
                           "was *not* compiled. Compile it manually.", stacklevel=2)
             return model
-        training_config = _decode(text, "training_config", filepath)
-        from fcnet.saving.legacy_h5_compile import compile_args
-        model.compile(**compile_args(training_config, custom_objects, filepath))
+        from fcnet.saving.legacy_h5_compile import compile_model
+
+        compile_model(model, _decode(text, "training_config", filepath), custom_objects,
+                      filepath)
         optimizer_values = read_optimizer_weights(h5file, filepath)
     if optimizer_values is not None:
         _restore_optimizer(model, optimizer_values)
@@ -203,7 +199,7 @@ def load_legacy_h5(filepath, custom_objects=None, compile: bool = True,
 def _decode(text: str, name: str, filepath):
     try:
         return json.loads(text, object_hook=_decode_hook)
-    except ValueError as error:  # json.JSONDecodeError is a ValueError
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
         raise malformed(filepath, f"`{name}` is not valid JSON ({error}).") from error
 
 
@@ -236,14 +232,17 @@ def _upgrade_layer(config: dict) -> dict:
     return config
 
 
-def _rebuild(config: dict, custom_objects, safe_mode: bool, filepath):
+def _rebuild(config, custom_objects, safe_mode: bool, filepath):
     from fcnet.models import Model
     from fcnet.saving import deserialize_keras_object
 
+    if not (isinstance(config, dict) and isinstance(config.get("class_name"), str)
+            and isinstance(config.get("config"), dict)):
+        raise malformed(filepath, "`model_config` is not a {'class_name', 'config'} dict.")
     try:
-        model = deserialize_keras_object(config, custom_objects=custom_objects,
-                                         safe_mode=safe_mode)
-    except _CONFIG_ERRORS as error:
+        model = deserialize_keras_object(_upgrade_layer(config),
+                                         custom_objects=custom_objects, safe_mode=safe_mode)
+    except CONFIG_ERRORS as error:
         raise ValueError(f"Cannot rebuild the model saved in {filepath}: {error}") from error
     if not isinstance(model, Model):
         raise malformed(filepath, f"`model_config` describes a {type(model).__name__}, not "

@@ -12,27 +12,27 @@ spellings are read as Keras 3 reads them: optimizer ``lr`` is ``learning_rate``,
 
 from __future__ import annotations
 
-# What a config that does not fit the classes it names can raise while being rebuilt.
-_CONFIG_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+from fcnet.saving.legacy_h5_weights import CONFIG_ERRORS
+
 _KERAS2_OPTIMIZER_KEYS = ("is_legacy_optimizer", "jit_compile")
 
 
-def compile_args(training_config, custom_objects, filepath) -> dict:
-    """``model.compile`` keyword arguments; a config that cannot be read raises ValueError
-    naming the file."""
+def compile_model(model, training_config, custom_objects, filepath) -> None:
+    """Compiles ``model`` as ``training_config`` says; a config that cannot be read raises
+    ValueError naming the file."""
     if not isinstance(training_config, dict) or "optimizer_config" not in training_config:
         raise ValueError(f"The file {filepath} is not a valid legacy Keras HDF5 file: "
                          "`training_config` has no `optimizer_config`.")
     try:
-        return {
+        model.compile(**{
             "optimizer": _optimizer(training_config["optimizer_config"], custom_objects),
             "loss": _nested(training_config.get("loss"), "losses", custom_objects),
             "metrics": _nested(training_config.get("metrics"), "metrics", custom_objects),
             "weighted_metrics": _nested(training_config.get("weighted_metrics"), "metrics",
                                         custom_objects),
             "loss_weights": training_config.get("loss_weights"),
-        }
-    except _CONFIG_ERRORS as error:
+        })
+    except CONFIG_ERRORS as error:
         raise ValueError(f"Cannot compile the model saved in {filepath} from its training "
                          f"config: {error}") from error
 

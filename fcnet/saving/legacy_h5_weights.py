@@ -24,6 +24,7 @@ not HDF5 at all) naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
@@ -37,6 +38,29 @@ KERAS_VERSION = "3.0.0"
 def malformed(filepath, problem: str) -> ValueError:
     """The error for a file that is not a legacy Keras HDF5 file as expected."""
     return ValueError(f"The file {filepath} is not a valid legacy Keras HDF5 file: {problem}")
+
+
+# What a config that does not fit the classes it names can raise while being rebuilt.
+CONFIG_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError,
+                 OverflowError, ZeroDivisionError, NotImplementedError, MemoryError)
+# What reading a damaged file can raise inside h5py and NumPy, besides ValueError/OSError.
+_READ_ERRORS = (RuntimeError, KeyError, TypeError, IndexError, AttributeError, RecursionError,
+                OverflowError, ZeroDivisionError, NotImplementedError, MemoryError,
+                UnicodeDecodeError)
+
+
+@contextlib.contextmanager
+def naming_file(filepath):
+    """Lets only ValueError and OSError out, each naming ``filepath``."""
+    try:
+        yield
+    except (ValueError, OSError) as error:
+        if str(filepath) in str(error):
+            raise
+        kind = OSError if isinstance(error, OSError) else ValueError
+        raise kind(f"{filepath}: {error}") from error
+    except _READ_ERRORS as error:
+        raise malformed(filepath, f"{type(error).__name__}: {error}") from error
 
 
 def open_h5(filepath, mode: str = "r"):
@@ -243,7 +267,7 @@ def load_weights_legacy_h5(model, filepath, skip_mismatch: bool = False,
             have weights.
     """
     filepath = os.fspath(filepath)
-    with open_h5(filepath) as h5file:
+    with naming_file(filepath), open_h5(filepath) as h5file:
         group = h5file
         if "layer_names" not in h5file.attrs and "model_weights" in h5file:
             group = child(h5file, "model_weights", "group", filepath)
