@@ -258,3 +258,28 @@ def test_a_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
         model.save(tmp_path / "m.keras")
     assert (tmp_path / "m.keras").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+
+
+def test_adapted_vocabulary_from_keras_assets(tmp_path):
+    """Keras (on TensorFlow) keeps an adapted lookup's vocabulary in
+    ``assets/layers/string_lookup/vocabulary.txt``, special tokens first, not in the config."""
+    lookup = layers.StringLookup()
+    lookup.adapt(numpy.array(["x", "y"]))
+    inputs = fcnet.Input((1,), dtype="string")
+    fcnet.Model(inputs, lookup(inputs)).save(tmp_path / "own.keras")
+    with zipfile.ZipFile(tmp_path / "own.keras") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    for record in config["config"]["layers"]:
+        if record["class_name"] == "StringLookup":
+            record["config"]["vocabulary"] = None
+    members["config.json"] = json.dumps(config).encode()
+    members["assets/layers/string_lookup/vocabulary.txt"] = b"[UNK]\na\nb\nc\n"
+    members["assets/layers/string_lookup/../../escape.txt"] = b"ignored"
+    with zipfile.ZipFile(tmp_path / "keras.keras", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    loaded = fcnet.models.load_model(tmp_path / "keras.keras")
+    got = loaded.predict(numpy.array([["a"], ["c"], ["z"], ["x"]]), verbose=0).ravel()
+    numpy.testing.assert_array_equal(got, [1, 3, 0, 0])
+    assert not (tmp_path / "escape.txt").exists()

@@ -152,6 +152,21 @@ class _IndexLookup(NoGradient, Layer):
             order = order[:self.max_tokens - self._token_start()]
         self._set_tokens(tokens[order])
 
+    def load_assets(self, dir_path) -> None:
+        """Reads an adapted vocabulary from ``vocabulary.txt`` in ``dir_path`` (where Keras
+        keeps it in a ``.keras`` file), unless the config already gave one."""
+        import os
+
+        path = os.path.join(dir_path, "vocabulary.txt")
+        if self._tokens is not None or not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        while lines and lines[-1] == "":
+            lines.pop()
+        if lines:
+            self.set_vocabulary(lines if self._token_kind == "string" else [int(v) for v in lines])
+
     def get_vocabulary(self, include_special_tokens: bool = True) -> list:
         """The vocabulary, index by index (special tokens first unless left out)."""
         tokens = [] if self._tokens is None else self._tokens.tolist()

@@ -187,7 +187,41 @@ def load(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = 
     if compile and compile_args:
         compile_from_config(model, compile_args, custom_objects, filepath)
     read_weights(model, filepath)
+    read_assets(model, filepath)
     return model
+
+
+def read_assets(model, filepath) -> None:
+    """Hands each object with ``load_assets`` (an adapted lookup's vocabulary) the files
+    Keras stored for it under ``assets/<its path>/``, copied into a temporary folder
+    (plain relative names only, sizes capped)."""
+    import os
+    import tempfile
+
+    targets = [(path, obj) for path, obj in weights_io.saveables(model)
+               if hasattr(obj, "load_assets")]
+    if not targets:
+        return
+    with _open(filepath) as archive, tempfile.TemporaryDirectory() as folder:
+        for path, obj in targets:
+            prefix = f"assets/{path}/"
+            names = [n for n in archive.namelist() if n.startswith(prefix)
+                     and not n.endswith("/")]
+            if not names:
+                continue
+            here = os.path.join(folder, path.replace("/", "_") or "model")
+            os.makedirs(here)
+            for name in names:
+                relative = name[len(prefix):]
+                if "/" in relative or relative in ("", ".", ".."):
+                    continue  # only the object's own files, no folders or climbing out
+                with open(os.path.join(here, relative), "wb") as f:
+                    f.write(_member(archive, name, _MAX_CONFIG_BYTES, filepath))
+            try:
+                obj.load_assets(here)
+            except (ValueError, TypeError, OSError, UnicodeDecodeError) as error:
+                raise ValueError(f"{filepath}: the assets of {path} cannot be used: "
+                                 f"{error}") from None
 
 
 def compile_from_config(model, config: dict, custom_objects, source) -> None:
