@@ -165,7 +165,7 @@ def test_fcnet_h5_optimizer_weights_in_keras_layout(name, tmp_path, keras_files)
     """The optimizer variables fcnet writes are Keras's, in Keras's order (iterations,
     learning rate, then momentum and velocity per trainable variable)."""
     ours = str(tmp_path / "fcnet.h5")
-    fitted(fcnet.save(name), ours)
+    fitted(fcnet, name).save(ours)
     assert _optimizer_layout(ours) == _optimizer_layout(keras_files(name)["model"])
 
 
