@@ -3,10 +3,13 @@
 Keras 3 saves ``.h5``, ``fcnet.models.load_model`` loads: the same predictions (1e-5),
 and with the restored Adam state one more epoch of ``fit`` (shuffle=False, same data)
 reaches Keras's next-epoch loss (1e-4). fcnet saves ``.h5``, ``keras.models.load_model``
-loads: the same, the other way. The models are tests/saving_models.py's (an MLP, a CNN,
-a two-input functional model, a functional model with a Sequential inside). Hand-written
-tf.keras 2 files (tests/legacy_h5_files.py) check hand-worked predictions, Keras 2
-spellings, and that every malformed file raises ValueError or OSError naming it.
+loads: the same predictions, compiled with Adam at the same learning rate and step; the
+optimizer variables fcnet writes have the shapes, dtypes and order of Keras's own file
+(Keras 3's legacy reader builds the optimizer over no variables, so it resumes training
+from no ``.h5`` file, its own included). The models are tests/saving_models.py's (an
+MLP, a CNN, a two-input functional model, a functional model with a Sequential inside).
+Hand-written tf.keras 2 files (tests/legacy_h5_files.py) check hand-worked predictions
+and Keras 2 spellings; tests/test_saving_legacy_h5_damaged.py has the malformed files.
 """
 
 import os
@@ -131,9 +134,7 @@ def test_keras_legacy_weights_load_in_fcnet(name, keras_files):
 @pytest.mark.parametrize("name", MODELS)
 def test_fcnet_h5_loads_in_keras(name, tmp_path):
     """Keras compiles the model from the file (Adam, its learning rate, the loss) and
-    predicts the same. (Keras 3's legacy reader builds the optimizer over the model's own
-    variables only, so no model, Keras's own included, trains on from a ``.h5`` file in
-    Keras 3: the optimizer state is checked against Keras's layout below.)"""
+    predicts the same."""
     path = str(tmp_path / f"{name}.h5")
     model = fitted(fcnet, name)
     model.save(path)
@@ -277,9 +278,9 @@ def test_keras2_functional_file(tmp_path):
     path = write_keras2_file(tmp_path / "k2f.h5", keras2_functional())
     model = fcnet.models.load_model(path, compile=False)
     x = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 0.0]], dtype="float32")
-    # (The single output is listed, [["dense_1", 0, 0]], as tf.keras 2 wrote every output.)
-    np.testing.assert_allclose(np.reshape(model.predict(x, verbose=0), (-1, 1)),
-                               expected_predictions(x), rtol=1e-6)
+    # One output, listed as tf.keras 2 listed every output ([["dense_1", 0, 0]]): one array.
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected_predictions(x),
+                               rtol=1e-6)
 
 
 def test_keras2_file_with_a_lambda_layer_is_refused(tmp_path):

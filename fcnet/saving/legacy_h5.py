@@ -88,12 +88,45 @@ def _is_compiled(model) -> bool:
 
 
 def _model_config(model) -> dict:
-    try:
-        from fcnet.saving import serialize_keras_object
-    except ImportError:
-        return {"class_name": type(model).__name__, "config": model.get_config()}
-    serialized = serialize_keras_object(model)
-    return {"class_name": serialized["class_name"], "config": serialized["config"]}
+    """``{class_name, config}`` in the portable form that every Keras 3 release reads."""
+    from fcnet.saving import serialize_keras_object
+    from fcnet.saving.keras_file import portable
+
+    serialized = portable(serialize_keras_object(model))
+    return {"class_name": serialized["class_name"],
+            "config": _tensor_lists(serialized["config"], _listed)}
+
+
+def _is_tensor(value) -> bool:
+    """A ``[layer name, node index, tensor index]`` reference."""
+    return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+
+
+def _listed(value):
+    return [value] if _is_tensor(value) else value
+
+
+def _single(value):
+    return value[0] if isinstance(value, list) and len(value) == 1 and _is_tensor(
+        value[0]) else value
+
+
+def _tensor_lists(config, change):
+    """``config`` with its (and its nested models') ``input_layers``/``output_layers``
+    passed through ``change``: tf.keras 2 and Keras 3.0 write and read lists of
+    references, ``[["dense", 0, 0]]``, even for one tensor."""
+    if not isinstance(config, dict):
+        return config
+    config = dict(config)
+    for key in ("input_layers", "output_layers"):
+        if key in config:
+            config[key] = change(config[key])
+    if isinstance(config.get("layers"), list):
+        config["layers"] = [
+            dict(layer, config=_tensor_lists(layer["config"], change))
+            if isinstance(layer, dict) and isinstance(layer.get("config"), dict) else layer
+            for layer in config["layers"]]
+    return config
 
 
 def _training_config(model) -> dict:
@@ -103,8 +136,10 @@ def _training_config(model) -> dict:
     args.pop("optimizer", None)
     config = {key: _legacy_object(value) for key, value in args.items()}
     config["loss"] = _full_loss_names(config.get("loss"))
+    from fcnet.saving.keras_file import portable
+
     config["optimizer_config"] = {"class_name": type(model.optimizer).__name__,
-                                  "config": model.optimizer.get_config()}
+                                  "config": portable(model.optimizer.get_config())}
     return config
 
 
@@ -118,12 +153,9 @@ def _legacy_object(value):
     if isinstance(value, (list, tuple)):
         return [_legacy_object(item) for item in value]
     if hasattr(value, "get_config"):
-        try:
-            from fcnet.saving import get_registered_name
-            name = get_registered_name(type(value))
-        except ImportError:
-            name = type(value).__name__
-        return {"class_name": name, "config": value.get_config()}
+        from fcnet.saving import get_registered_name
+
+        return {"class_name": get_registered_name(type(value)), "config": value.get_config()}
     return getattr(value, "__name__", str(value))
 
 
@@ -240,6 +272,7 @@ def _rebuild(config, custom_objects, safe_mode: bool, filepath):
             and isinstance(config.get("config"), dict)):
         raise malformed(filepath, "`model_config` is not a {'class_name', 'config'} dict.")
     try:
+        config = dict(config, config=_tensor_lists(config["config"], _single))
         model = deserialize_keras_object(_upgrade_layer(config),
                                          custom_objects=custom_objects, safe_mode=safe_mode)
     except CONFIG_ERRORS as error:

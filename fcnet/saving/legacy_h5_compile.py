@@ -39,11 +39,9 @@ def compile_model(model, training_config, custom_objects, filepath) -> None:
 
 def _registered(name, custom_objects) -> dict:
     """``custom_objects`` plus the registered class called ``name``, if any."""
+    from fcnet.saving import get_registered_object
+
     objects = dict(custom_objects or {})
-    try:
-        from fcnet.saving import get_registered_object
-    except ImportError:
-        return objects
     if isinstance(name, str) and name not in objects:
         found = get_registered_object(name, custom_objects)
         if found is not None:
