@@ -17,7 +17,10 @@ state and reading never unpickles anything (``allow_pickle=False``).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 import warnings
 import zipfile
 
@@ -33,12 +36,40 @@ _METADATA = "__metadata__"
 
 def save(path: str, model) -> None:
     """Writes the state of the ``fit`` running on ``model`` to ``path`` (atomically)."""
-    from fcnet.saving.atomic import atomic_write  # fcnet.saving imports the models
-
     meta, arrays = _capture(model)
     text = numpy.frombuffer(json.dumps(meta).encode("utf-8"), dtype=numpy.uint8)
-    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+    with replacing(path) as f:
         numpy.savez(f, **{_METADATA: text}, **arrays)
+
+
+@contextlib.contextmanager
+def replacing(path: str):
+    """Yields a binary file beside ``path`` that replaces ``path`` whole once the block
+    ends (flushed, fsynced, renamed), or is removed on an exception: a process killed at
+    any moment leaves the old file or the new one. (``fcnet.saving.atomic_write`` keeps
+    the same protocol for model files; callbacks sit below ``fcnet.saving``.)"""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                               dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.chmod(tmp, 0o666 & ~umask)  # the mode open() gives, not mkstemp's 0600
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    with contextlib.suppress(OSError):  # the rename itself, on disk
+        folder_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(folder_fd)
+        finally:
+            os.close(folder_fd)
 
 
 def load(path: str) -> TrainingState:

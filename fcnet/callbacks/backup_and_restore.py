@@ -149,10 +149,9 @@ class BackupAndRestore(Callback):
     def _save(self) -> None:
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._state_path):
-            from fcnet.saving.atomic import atomic_write  # fcnet.saving imports the models
-
-            with atomic_write(self._prev_state_path) as tmp:
-                shutil.copyfile(self._state_path, tmp)
+            with open(self._state_path, "rb") as source, _training_state.replacing(
+                    self._prev_state_path) as target:
+                shutil.copyfileobj(source, target)
         _training_state.save(self._state_path, self.model)
 
     def on_train_end(self, logs=None):

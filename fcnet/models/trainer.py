@@ -144,17 +144,12 @@ class Trainer(Outputs):
         before: its permutation, from its next batch, with its running means."""
         hooks = callback_list.needs_batch_hooks
         progress = self._fit_progress
-        means = Means(len(self._compiled.names or [None]) + 1)
-        progress.means = means
-        start, batches = 0, None
-        if resume is not None and resume.batch:
-            start = resume.batch
+        progress.means = means = Means(len(self._compiled.names or [None]) + 1)
+        start = progress.batch = 0 if resume is None else resume.batch
+        if start:
             means.sums, means.seen = list(resume.means_sums), resume.means_seen
-            progress.batch = start
-        if isinstance(data, adapter.ArrayBatches):
-            batches = data.epoch(order=None if resume is None else resume.order, start=start)
-        else:
-            batches = data.epoch(start=start)
+        batches = data.epoch(start=start) if data.raw else data.epoch(
+            order=None if resume is None else resume.order, start=start)
         last = min(n for n in (data.steps, steps_per_epoch, float("inf")) if n is not None)
         logs = {}
         for index, (xb, ys, sws) in enumerate(batches, start):
