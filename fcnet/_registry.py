@@ -95,7 +95,9 @@ class Registry:
                 raise self.unknown(identifier)
             return cls.from_config(dict(identifier.get("config") or {}))
         if isinstance(identifier, str):
-            found = self.by_name.get(identifier) or custom_object(identifier)
+            if identifier in self.by_name:
+                return self.by_name[identifier]()
+            found = custom_object(identifier)
             if found is None:
                 raise self.unknown(identifier)
             return found() if inspect.isclass(found) else found

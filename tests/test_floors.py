@@ -37,13 +37,31 @@ def imported_modules(tree):
                     yield node.lineno, alias.name.split(".")[1:]
 
 
+# DESIGN §1's one sanctioned reach upward, as in Keras: these functions of the models
+# floor call into fcnet/saving through an import made when they run.
+SAVING_ENTRY_POINTS = {"save", "save_weights", "load_weights", "to_json", "load_model",
+                       "save_model", "model_from_json"}
+
+
+def sanctioned(tree) -> set[int]:
+    """Lines of imports of fcnet.saving made inside the saving entry points."""
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name in SAVING_ENTRY_POINTS:
+            lines.update(lineno for lineno, target in imported_modules(node)
+                         if target[0] == "saving")
+    return lines
+
+
 def test_every_module_has_a_floor_and_imports_only_downwards():
     offences = []
     for path in sorted(PACKAGE.rglob("*.py")):
         parts = path.relative_to(PACKAGE).with_suffix("").parts
         own = floor_of(list(parts))
-        for lineno, target in imported_modules(ast.parse(path.read_text())):
-            if floor_of(target) > own:
+        tree = ast.parse(path.read_text())
+        allowed = sanctioned(tree) if parts[0] == "models" else set()
+        for lineno, target in imported_modules(tree):
+            if floor_of(target) > own and lineno not in allowed:
                 offences.append(f"{path.relative_to(PACKAGE)}:{lineno} imports "
                                 f"fcnet.{'.'.join(target)} (floor {floor_of(target)} > {own})")
     assert offences == []

@@ -19,7 +19,7 @@ import numpy
 from fcnet import backend
 from fcnet.backend import tree
 from fcnet.layers import Layer
-from fcnet.layers.calling import call_with_training
+from fcnet.layers.calling import call_with_training, is_shape
 from fcnet.layers.recording import Recorder, recording
 from fcnet.layers.step import Step
 from fcnet.models.summary import print_summary
@@ -172,13 +172,16 @@ class Model(Trainer, Layer):
         if input_shape is None:
             raise ValueError(f"Model '{self.name}' needs an `input_shape` to build.")
 
-        def zeros(shape):
-            return numpy.zeros(tuple(1 if d is None else d for d in shape), backend.floatx())
+        def zeros(shapes):
+            if is_shape(shapes):
+                return numpy.zeros(tuple(1 if d is None else d for d in shapes),
+                                   backend.floatx())
+            if isinstance(shapes, dict):
+                return {key: zeros(shape) for key, shape in shapes.items()}
+            return [zeros(shape) for shape in shapes]
 
-        one = all(d is None or isinstance(d, int) for d in input_shape)
-        x = zeros(input_shape) if one else [zeros(s) for s in input_shape]
         self.built = True  # the call below must not come back here
-        self._build_from_data(x)
+        self._build_from_data(zeros(input_shape))
 
     def _build_from_data(self, x) -> None:
         """A subclassed model makes its weights by running its ``call`` on one sample."""
