@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 import warnings
 import zipfile
 
@@ -28,6 +26,7 @@ import numpy
 
 from fcnet import backend
 from fcnet.backend import random as backend_random
+from fcnet.backend.files import atomic_write
 
 FORMAT = "fcnet.training_state"
 VERSION = 1
@@ -44,32 +43,10 @@ def save(path: str, model) -> None:
 
 @contextlib.contextmanager
 def replacing(path: str):
-    """Yields a binary file beside ``path`` that replaces ``path`` whole once the block
-    ends (flushed, fsynced, renamed), or is removed on an exception: a process killed at
-    any moment leaves the old file or the new one. (``fcnet.saving.atomic_write`` keeps
-    the same protocol for model files; callbacks sit below ``fcnet.saving``.)"""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=folder)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.chmod(tmp, 0o666 & ~umask)  # the mode open() gives, not mkstemp's 0600
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    with contextlib.suppress(OSError):  # the rename itself, on disk
-        folder_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(folder_fd)
-        finally:
-            os.close(folder_fd)
+    """Yields a binary file that replaces ``path`` whole once the block ends, or never
+    (``fcnet.backend.files.atomic_write``): a killed process leaves the old file or the new."""
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        yield f
 
 
 def load(path: str) -> TrainingState:

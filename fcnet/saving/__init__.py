@@ -6,7 +6,7 @@ never imports, evaluates or unpickles anything named in a file. h5py is imported
 only when a file is read or written.
 """
 
-from fcnet.saving.atomic import atomic_write
+from fcnet.backend.files import atomic_write
 from fcnet.saving.keras_file import build_optimizer
 from fcnet.saving.object_registration import (
     CustomObjectScope,

@@ -17,8 +17,8 @@ import lzma
 import zipfile
 import zlib
 
+from fcnet.backend.files import atomic_write
 from fcnet.saving import weights as weights_io
-from fcnet.saving.atomic import atomic_write
 from fcnet.saving.serialization import deserialize_keras_object, serialize_keras_object
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"

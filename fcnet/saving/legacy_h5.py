@@ -66,7 +66,7 @@ def save_legacy_h5(model, filepath, include_optimizer: bool = True) -> None:
     import h5py
 
     from fcnet import backend
-    from fcnet.saving.atomic import atomic_write
+    from fcnet.backend.files import atomic_write
 
     filepath = os.fspath(filepath)
     model_config = _json(_model_config(model))

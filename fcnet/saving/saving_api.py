@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from fcnet.saving.atomic import atomic_write
+from fcnet.backend.files import atomic_write
 
 
 def _path(filepath) -> str:
