@@ -38,6 +38,8 @@ class Functional(Model):
         Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         if isinstance(inputs, tuple):
             inputs = list(inputs)
+        if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
+            outputs = outputs[0]  # one output, even in a list, gives arrays (as in Keras)
         if isinstance(outputs, tuple):
             outputs = list(outputs)
         for tensor in tree.flatten(inputs):

@@ -30,7 +30,8 @@ _MAX_RATIO = 100  # a member inflating more than this is a zip bomb
 _NEWER_KEYS = {"optional": False, "ragged": False, "quantization_config": None,
                "input_axes": None, "output_axes": None, "lora_rank": None,
                "lora_alpha": None, "synchronized": False,
-               "loss_scale_factor": None, "gradient_accumulation_steps": None}
+               "loss_scale_factor": None, "gradient_accumulation_steps": None,
+               "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99}
 
 
 # ---------------------------------------------------------------- writing
@@ -44,8 +45,16 @@ def portable(value):
     if value.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and isinstance(
             value.get("config"), dict):
         return value["config"].get("name", "float32")
-    return {k: portable(v) for k, v in value.items()
-            if not (k in _NEWER_KEYS and v == _NEWER_KEYS[k])}
+    out = {k: portable(v) for k, v in value.items()
+           if not (k in _NEWER_KEYS and v == _NEWER_KEYS[k])}
+    for key in ("input_layers", "output_layers"):
+        if _is_tensor_address(out.get(key)):
+            out[key] = [out[key]]  # one tensor as a list of one: Keras 3.0 reads only that
+    return out
+
+
+def _is_tensor_address(value) -> bool:
+    return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
 
 
 def model_record(model, include_optimizer: bool = True) -> dict:
