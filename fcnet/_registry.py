@@ -38,6 +38,20 @@ def custom_object(name):
     return None
 
 
+def user_object(record: dict, custom_objects: dict | None = None):
+    """The user's object a serialised record names (by ``registered_name``, then
+    ``class_name``; for a function record also by its ``config``), or None."""
+    names = [record.get("registered_name"), record.get("class_name")]
+    if record.get("class_name") == "function":
+        names.append(record.get("config"))
+    for key in names:
+        if isinstance(key, str):
+            found = (custom_objects or {}).get(key) or custom_object(key)
+            if found is not None:
+                return found
+    return None
+
+
 def registered_name(obj) -> str | None:
     """``"package>name"`` when ``obj`` is registered, else None."""
     for full, registered in REGISTERED.items():

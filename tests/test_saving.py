@@ -283,3 +283,16 @@ def test_adapted_vocabulary_from_keras_assets(tmp_path):
     got = loaded.predict(numpy.array([["a"], ["c"], ["z"], ["x"]]), verbose=0).ravel()
     numpy.testing.assert_array_equal(got, [1, 3, 0, 0])
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_load_weights_by_name_from_a_legacy_file(tmp_path):
+    source = _mlp(("first", "second"))
+    source.save(tmp_path / "m.h5")
+    # another model with layers of the same names: by name each finds its own weights
+    swapped = fcnet.Sequential([fcnet.Input((4,)), layers.Dense(3, name="first"),
+                                layers.Dense(1, name="second")])
+    swapped.load_weights(tmp_path / "m.h5", by_name=True)
+    for a, b in zip(swapped.get_weights(), source.get_weights()):
+        numpy.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="legacy `.h5` files only"):
+        swapped.load_weights(tmp_path / "m.keras", by_name=True)

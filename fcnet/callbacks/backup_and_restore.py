@@ -6,6 +6,7 @@ import os
 import shutil
 
 from fcnet.callbacks import _training_state
+from fcnet.callbacks._save_schedule import batch_save_due
 from fcnet.callbacks.callback import Callback
 
 _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin",
@@ -125,19 +126,9 @@ class BackupAndRestore(Callback):
             self._pending = True
 
     def _should_save_on_batch(self, batch) -> bool:
-        """Counts the batches since the last backup (Keras's rule)."""
         if self.save_freq == "epoch" or self.save_freq is False:
             return False
-        if batch <= self._last_batch_seen:  # a new epoch
-            add_batches = batch + 1
-        else:
-            add_batches = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += add_batches
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+        return batch_save_due(self, batch)
 
     def _after_callbacks(self) -> None:
         """Called by ``fit`` once every callback has seen the batch or the epoch, so the

@@ -8,6 +8,7 @@ import warnings
 import numpy
 
 from fcnet.callbacks._io import print_msg
+from fcnet.callbacks._save_schedule import batch_save_due
 from fcnet.callbacks.monitor_callback import MonitorCallback
 
 _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin",
@@ -96,20 +97,7 @@ class ModelCheckpoint(MonitorCallback):
             self._save_model(epoch, None, logs)
 
     def _should_save_on_batch(self, batch) -> bool:
-        """Counts the batches since the last save; a batch index that does not grow
-        starts a new epoch."""
-        if self.save_freq == "epoch":
-            return False
-        if self._last_batch_seen is None or batch <= self._last_batch_seen:
-            add_batches = batch + 1  # batches count from zero
-        else:
-            add_batches = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += add_batches
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+        return self.save_freq != "epoch" and batch_save_due(self, batch)
 
     def _should_save_model(self, epoch, logs, filepath) -> bool:
         logs = logs or {}

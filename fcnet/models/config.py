@@ -15,7 +15,7 @@ from fcnet import _registry
 from fcnet import layers as layers_module
 from fcnet.backend import tree
 
-_LAMBDA_LAYER = (
+LAMBDA_LAYER_REFUSED = (
     "Requested the deserialization of a `Lambda` layer, whose function is Python code "
     "stored in the file. fcnet never runs code from a file; write the computation as a "
     "layer class, register it with `fcnet.saving.register_keras_serializable`, and load "
@@ -34,13 +34,11 @@ def layer_class(record: dict, custom_objects: dict | None = None) -> type:
     """The class a layer record names: the user's (``custom_objects``, open scopes,
     registered) first, then fcnet's models and layers."""
     name = record.get("class_name")
-    for key in (record.get("registered_name"), name):
-        if isinstance(key, str):
-            found = (custom_objects or {}).get(key) or _registry.custom_object(key)
-            if found is not None:
-                return found
+    found = _registry.user_object(record, custom_objects)
+    if found is not None:
+        return found
     if name == "Lambda":
-        raise ValueError(_LAMBDA_LAYER)
+        raise ValueError(LAMBDA_LAYER_REFUSED)
     known = {**layers_module._CLASSES, **_model_classes()}
     if isinstance(name, str) and name in known:
         return known[name]

@@ -45,7 +45,7 @@ def save_model(model, filepath, overwrite: bool = True, zipped=None, **kwargs) -
     if _is_legacy_h5(filepath):
         from fcnet.saving import legacy_h5
 
-        legacy_h5.save_legacy_h5(model, filepath)
+        legacy_h5.save_legacy_h5(model, filepath, include_optimizer=include_optimizer)
         return
     from fcnet.saving import keras_file
 
@@ -113,6 +113,10 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
     """Reads weights into a built model from a ``.weights.h5``, ``.keras`` or legacy
     ``.h5`` file; ``skip_mismatch`` turns mismatches into warnings."""
     filepath = _path(filepath)
+    unknown = set(kwargs) - {"by_name"}
+    if unknown or (kwargs.get("by_name") and not _is_legacy_h5(filepath)):
+        raise ValueError(f"Invalid keyword arguments: {kwargs}. `by_name` applies to legacy "
+                         f"`.h5` files only. Received: filepath={filepath}")
     if not model.built:
         raise ValueError(
             "You are loading weights into a model that has not yet been built. Try building "
@@ -127,7 +131,8 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
     elif _is_legacy_h5(filepath):
         from fcnet.saving import legacy_h5
 
-        legacy_h5.load_weights_legacy_h5(model, filepath, skip_mismatch=skip_mismatch)
+        legacy_h5.load_weights_legacy_h5(model, filepath, skip_mismatch=skip_mismatch,
+                                         by_name=kwargs.pop("by_name", False))
     else:
         raise ValueError(
             f"File format not supported: filepath={filepath}. Keras 3 only supports V3 "

@@ -16,16 +16,12 @@ import inspect
 import numpy
 
 from fcnet import _registry
+from fcnet.models.config import LAMBDA_LAYER_REFUSED
 
 LAMBDA_REFUSED = (
     "Requested the deserialization of a Python lambda. This carries a potential risk of "
     "arbitrary code execution and thus it is disallowed: fcnet never runs code stored in "
     "a file. Rebuild the model in Python and load only its weights (`load_weights`).")
-LAMBDA_LAYER_REFUSED = (
-    "Requested the deserialization of a `Lambda` layer, whose function is Python code "
-    "stored in the file. fcnet never runs code from a file; write the computation as a "
-    "layer class, register it with `fcnet.saving.register_keras_serializable`, and load "
-    "again (or pass it in `custom_objects`).")
 _NUMERIC = frozenset("bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 "
                      "float32 float64".split())
 
@@ -91,14 +87,9 @@ def _trusted_module(module) -> bool:
 def _lookup(record: dict, custom_objects: dict | None):
     """The class (or function) a record names, from the allowed places only."""
     name = record.get("class_name")
-    registered = record.get("registered_name")
-    for key in (registered, name):
-        if isinstance(key, str):
-            if custom_objects and key in custom_objects:
-                return custom_objects[key]
-            found = _registry.custom_object(key)
-            if found is not None:
-                return found
+    found = _registry.user_object(record, custom_objects)
+    if found is not None:
+        return found
     if name == "Lambda":
         raise ValueError(LAMBDA_LAYER_REFUSED)
     module = record.get("module")
@@ -255,11 +246,9 @@ def _function(config: dict, custom_objects):
     from fcnet import activations, losses, metrics
 
     name = config.get("config")
-    for key in (config.get("registered_name"), name):
-        if isinstance(key, str):
-            found = (custom_objects or {}).get(key) or _registry.custom_object(key)
-            if found is not None:
-                return found
+    found = _registry.user_object(config, custom_objects)
+    if found is not None:
+        return found
     if isinstance(name, str):
         for family in (activations._BY_NAME, losses._FUNCTIONS):
             if name in family:
