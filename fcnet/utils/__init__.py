@@ -1,4 +1,4 @@
-"""``fcnet.utils``: seeding, sessions, progress bars, datasets of batches, labels."""
+"""``fcnet.utils``: seeding, sessions, progress bars, datasets of batches, labels, plots."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy
 from fcnet.backend import clear_session, set_random_seed
 from fcnet.callbacks.progbar import Progbar
 from fcnet.models.data_adapter import PyDataset
+from fcnet.utils.plotting import plot_decision_boundary, plot_history, plot_surface
 
 Sequence = PyDataset  # the tf.keras 2 name
 
@@ -24,3 +25,4 @@ def to_categorical(x, num_classes=None):
 
 __all__ = ["Progbar", "PyDataset", "Sequence", "clear_session", "set_random_seed",
            "to_categorical"]
+__all__ += ["plot_decision_boundary", "plot_history", "plot_surface"]
