@@ -37,6 +37,7 @@ from fcnet.layers.calling import (
     shapes_of,
     tuple_shapes,
 )
+from fcnet.layers.explain import explain_layer
 from fcnet.layers.input_spec import InputSpec, KerasTensor
 from fcnet.layers.node import Node
 from fcnet.layers.regularization import activity_gradient, activity_value
@@ -216,6 +217,19 @@ class Layer:
                 f"You tried to call `count_params` on layer '{self.name}', but the layer isn't "
                 "built. You can build it manually via: `layer.build(input_shape)`.")
         return int(sum(numpy.prod(v.shape, dtype=int) for v in self.weights))
+
+    def explain(self, input_shape=None, batch_size=None, print_fn=None) -> str:
+        """Prints and returns what the built layer computes, with its actual shapes: the
+        forward formula, the backward equations, the parameter count as the product it
+        is, FLOPs and activation bytes per sample (conventions in ``fcnet.layers.explain``).
+
+        Args:
+            input_shape: the input shape, batch axis first (default: the shape the layer
+                was built with).
+            batch_size: the batch size to show (default: the input shape's, else ``batch``).
+            print_fn: called with each line (default ``print``).
+        """
+        return explain_layer(self, input_shape, batch_size, print_fn)
 
     @property
     def losses(self) -> list[float]:
