@@ -19,6 +19,7 @@ from fcnet.layers.arguments import (
     standardize_padding,
     standardize_tuple,
 )
+from fcnet.layers.explain import Shapes, Term, affine_formula
 from fcnet.layers.input_spec import InputSpec
 from fcnet.ops import compiled
 from fcnet.ops.conv import (
@@ -40,6 +41,12 @@ def spatial_shape_error(layer, input_shape, geometry_out) -> None:
             f"`inputs shape={tuple(input_shape)}`, `kernel_size={layer.kernel_size}`, "
             f"`dilation_rate={layer.dilation_rate}`, `strides={layer.strides}`, "
             f"`padding={layer.padding}`.")
+
+
+def _index(out: str, tap: str, stride: int, dilation: int) -> str:
+    """The input position an output position reads: ``2·r + i``, ``r + 2·j``, …"""
+    return (f"{stride}·{out}" if stride > 1 else out) + " + " + (
+        f"{dilation}·{tap}" if dilation > 1 else tap)
 
 
 class BaseConv(Affine):
@@ -169,6 +176,38 @@ class BaseConv(Affine):
                                     self.dilation_rate, self.padding)
         spatial_shape_error(self, input_shape, geometry.out)
         return (input_shape[0],) + geometry.out + (self.filters,)
+
+    def _explain(self, e: Shapes):
+        """``y = activation(conv(x, kernel) + bias)``, with this call's shapes."""
+        *window, cin, filters = self.kernel.shape
+        out = e.y_shape[1:-1]
+        names = ("t",) if self.rank == 1 else ("r", "c")
+        taps = ("i",) if self.rank == 1 else ("i", "j")
+        reads = ", ".join(_index(o, k, s, d) for o, k, s, d in zip(
+            names, taps, self.strides, self.dilation_rate))
+        padded = "x̃" if self.padding != "valid" else "x"
+        bounds = ", ".join(f"{k} < {n}" for k, n in zip(taps, window)) + f", ch < {cin}"
+        size = "×".join(map(str, window)) + ("-step" if self.rank == 1 else "")
+        about = (f"convolution with a {size} window: each of the {filters} filters takes a "
+                 f"weighted sum of a {'×'.join(map(str, window + [cin]))} input patch at each "
+                 f"of the {'×'.join(map(str, out))} output positions")
+        sums = "Σ_{batch, " + ", ".join(names) + "}"
+        lines = affine_formula(
+            self, e, about, f"conv({e.x}, {e.w(self.kernel)})",
+            [Term("patches · kernel", 2, *window, cin, filters, *out)],
+            [f"d{e.w(self.kernel)} = {sums} patchᵀ · dz   (patch: the "
+             f"{'·'.join(map(str, window + [cin]))} input values each output read)"],
+            f"{e.t('dx', e.x_shape)} = each patch's dz · kernelᵀ added back where it was read",
+            "z = conv(x, kernel)" + (" + bias" if self.use_bias else ""), sums)
+        lines.forward.insert(1, f"z[n, {', '.join(names)}, f] = Σ_{{{bounds}}} "
+                                f"{padded}[n, {reads}, ch] · kernel[{', '.join(taps)}, ch, f]"
+                             + (" + bias[f]" if self.use_bias else "")
+                             + (f"   ({padded}: x zero-padded, padding='{self.padding}')"
+                                if padded != "x" else ""))
+        if self.groups > 1:
+            lines.forward.append(f"in {self.groups} groups: filter f reads only its group's "
+                                 f"{cin} channels")
+        return lines
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -6,6 +6,7 @@ import numbers
 
 from fcnet import regularizers
 from fcnet.layers.affine import Affine
+from fcnet.layers.explain import Shapes, Term, affine_formula
 from fcnet.layers.input_spec import InputSpec
 from fcnet.ops import (
     dense_bias_gradient,
@@ -106,6 +107,22 @@ class Dense(Affine):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
+
+    def _explain(self, e: Shapes):
+        """``y = activation(x · kernel + bias)``, with this call's shapes."""
+        n_in, units = self.kernel.shape
+        rows = e.size(e.x_shape[:-1])  # positions per sample the kernel is applied at
+        about = (f"fully connected: each of the {units} outputs is a weighted sum of all "
+                 f"{n_in} inputs" + (" plus a bias" if self.use_bias else ""))
+        if len(e.x_shape) > 2:
+            about += f", at each of the {rows} positions of the middle axes"
+        return affine_formula(
+            self, e, about, f"{e.x} · {e.w(self.kernel)}",
+            [Term("x · kernel", 2, *((rows,) if rows != 1 else ()), n_in, units)],
+            [f"d{e.w(self.kernel)} = xᵀ · dz" + (" (summed over the middle axes too)"
+                                                 if len(e.x_shape) > 2 else "")],
+            f"{e.t('dx', e.x_shape)} = dz · kernelᵀ", "z = x · kernel"
+            + (" + bias" if self.use_bias else ""))
 
     def get_config(self) -> dict:
         config = super().get_config()

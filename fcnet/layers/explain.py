@@ -25,10 +25,9 @@ import numpy
 
 from fcnet.layers.calling import is_shape, output_shape_of
 
-CONVENTIONS = ("FLOPs: forward pass at inference, per sample; a multiply-add = 2 FLOPs, "
-               "an add, multiply, compare or divide = 1, an element-wise activation = 1 per "
-               "value (softmax 3, linear 0). Activations: the output per sample, at the "
-               "layer's dtype.")
+CONVENTIONS = ["FLOPs: the forward pass at inference, per sample; a multiply-add = 2 FLOPs,",
+               "an add, multiply, compare or divide = 1, an activation = 1 per value (softmax 3,",
+               "linear 0). Activations: the output values per sample, at the layer's dtype."]
 
 
 class Term:
@@ -36,7 +35,7 @@ class Term:
 
     def __init__(self, label: str, *factors):
         self.label = label
-        self.factors = [f for f in factors if f != 1] or [1]
+        self.factors = list(factors) or [1]
         self.value = None if any(f is None for f in factors) else int(numpy.prod(
             [int(f) for f in factors], dtype=numpy.int64))
 
@@ -135,7 +134,7 @@ def activation_lines(name: str, z: str, y: str):
 
 
 def affine_formula(layer, e: Shapes, about: str, product: str, flops, dweights,
-                   dx: str, pre_text: str) -> Formula:
+                   dx: str, pre_text: str, sums: str | None = None) -> Formula:
     """Dense and the convolutions: ``y = activation(product + bias)``.
 
     Args:
@@ -145,6 +144,7 @@ def affine_formula(layer, e: Shapes, about: str, product: str, flops, dweights,
         dweights: the kernel gradient line(s).
         dx: the input gradient line.
         pre_text: ``z = …`` without shapes, naming the pre-activation.
+        sums: the axes the bias gradient sums over (default ``Shapes.sum_axes``).
     """
     name = activation_name(getattr(layer, "activation", None))
     bias = layer.bias if getattr(layer, "use_bias", False) else None
@@ -153,17 +153,18 @@ def affine_formula(layer, e: Shapes, about: str, product: str, flops, dweights,
     note, dz_line = activation_lines(name, e.t("z", e.y_shape), e.y)
     if note:
         forward.append(f"with {pre_text} (the pre-activation) and {note}")
-    backward = [f"{e.t('dz', e.y_shape)} = dy   (linear: z = y)" if dz_line is None
+    backward = [f"{e.t('dz', e.y_shape)} = dy   (no activation: y = z)" if dz_line is None
                 else dz_line]
     backward += list(dweights)
     if bias is not None:
-        backward.append(f"d{e.w(bias)} = {e.sum_axes()} dz")
+        backward.append(f"d{e.w(bias)} = {sums or e.sum_axes()} dz")
     backward.append(dx)
-    out = e.size(e.y_shape)
     terms = list(flops)
     if bias is not None:
-        terms.append(Term("bias", out))
-    terms.append(Term(name, activation_flops(name), out))
+        terms.append(Term("bias", *e.y_shape[1:]))
+    cost = activation_flops(name)
+    terms.append(Term(name, *((cost,) if cost > 1 else ()), *e.y_shape[1:]) if cost else
+                 Term(name, 0))
     return Formula(about, forward, backward, terms)
 
 
@@ -333,4 +334,4 @@ def explain_layer(layer, input_shape=None, batch_size=None, print_fn=None) -> Ex
         raise ValueError(f"Layer '{layer.name}' was built without a recorded input shape. "
                          "Pass `input_shape=` (batch axis first). Received: input_shape=None")
     section = layer_section(layer, input_shape, batch_size)
-    return emit(section.lines + [f"  ({CONVENTIONS})"], print_fn)
+    return emit(section.lines + ["  " + line for line in CONVENTIONS], print_fn)
