@@ -136,6 +136,8 @@ def plot_history(history, to_file=None):
     """
     logs = _history_dict(history)
     file_format = _check_to_file(to_file)
+    from matplotlib.ticker import MaxNLocator
+
     names = _quantities(logs)
     ncols = min(len(names), 3)
     nrows = math.ceil(len(names) / ncols)
@@ -151,6 +153,7 @@ def plot_history(history, to_file=None):
             ax.plot(epochs, values, style, marker=marker, markersize=3, label=label, gid=key)
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
         ax.grid(True, alpha=0.3)
         ax.legend()
     fig.tight_layout()
