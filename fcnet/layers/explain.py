@@ -231,8 +231,9 @@ def shown_shapes(layer, input_shape, batch_size):
 class Section:
     """One layer call explained: its lines and its counts."""
 
-    def __init__(self, lines, params: int, flops, act_bytes):
-        self.lines, self.params, self.flops, self.act_bytes = lines, params, flops, act_bytes
+    def __init__(self, layer, lines, params: int, flops, act_bytes):
+        self.layer, self.lines, self.params = layer, lines, params
+        self.flops, self.act_bytes = flops, act_bytes
 
 
 def layer_section(layer, input_shape, batch_size=None, indent: str = "") -> Section:
@@ -268,7 +269,7 @@ def layer_section(layer, input_shape, batch_size=None, indent: str = "") -> Sect
     lines += [f"    {line}" for line in formula.backward]
     lines += [f"  Parameters: {p_text}", f"  FLOPs per sample: {f_text}",
               f"  Activations per sample: {a_text}"]
-    return Section([indent + line for line in lines], params, flops, nbytes)
+    return Section(layer, [indent + line for line in lines], params, flops, nbytes)
 
 
 def check_arguments(layer, input_shape, batch_size, print_fn) -> None:

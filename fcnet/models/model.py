@@ -22,6 +22,7 @@ from fcnet.layers import Layer
 from fcnet.layers.calling import call_with_training, is_shape
 from fcnet.layers.recording import Recorder, recording
 from fcnet.layers.step import Step
+from fcnet.models.explain import explain_model
 from fcnet.models.summary import print_summary
 from fcnet.models.tape import Op, Tape
 from fcnet.models.trainer import Trainer
@@ -98,6 +99,13 @@ class Model(Trainer, Layer):
         """Prints the classic table: layer, output shape, parameter count (and, for a
         graph, the layers each one is connected to), then the totals."""
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+    def explain(self, input_shape=None, batch_size=None, print_fn=None) -> str:
+        """Prints and returns, for every layer call in the order the model runs them, its
+        formula with shapes, backward equations, parameters, FLOPs and activation bytes
+        per sample, then the totals (``fcnet.models.explain``); arguments as
+        ``Layer.explain``."""
+        return explain_model(self, input_shape, batch_size, print_fn)
 
     def _layer_output_shape(self, index: int):
         return None
