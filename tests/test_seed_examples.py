@@ -3,7 +3,9 @@
 Seed 002: three one-weight networks trained with Adam on ``label = -input`` find the
 weights the tutorial shows (``[[-1]]``, ``[[0], [-1]]``, ``-identity``). Seed 004: a
 2-4-1 sigmoid network learns AND, both through ``fit`` and through a loop written by
-hand over ``layer.forward`` / ``layer.backward``, and the two end on the same weights.
+hand over ``layer.forward`` / ``layer.backward`` with an optimizer step, and the two end
+on the same weights; the seed's 2-3-1 network gives its 3-D surface, drawn both by the
+seed's ``draw3D`` and by ``fcnet.utils.plot_surface``.
 """
 
 import re
@@ -128,6 +130,59 @@ def test_seed004_hand_loop_matches_a_float64_numpy_loop(seed004):
         w1, b1 = w1 - lr * x.T @ dz1, b1 - lr * dz1.sum(axis=0)
     for got, want in zip(net.get_weights(), (w1, b1, w2, b2), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def seed004_fc_forward(w, b, x):
+    """The seed's FC.forward on one sample, in float64: sigmoid(dot(w, x) + b)."""
+    return 1 / (1 + np.exp(-(np.dot(w, x) + b)))
+
+
+def test_seed004_surface_is_the_seeds_two_layer_network(seed004):
+    X, Y, z2 = seed004["surface_grid"]()
+    assert X.shape == Y.shape == z2.shape == (100, 100) and z2.dtype == np.float32
+    np.testing.assert_array_equal(X[0], np.linspace(-10, 10, 100))
+    w1 = np.array([[0.4, 0.6], [0.3, 0.7], [0.2, 0.8]])
+    w2, b2 = np.array([0.3, 0.2, 0.1]), np.array([0.5])
+    # The seed's own loop over zip(X_f, Y_f), one sample at a time.
+    z1 = [seed004_fc_forward(w1, np.full(3, 0.5), d) for d in zip(X.flatten(), Y.flatten())]
+    want = np.array([seed004_fc_forward(w2, b2, d) for d in z1]).reshape(100, 100)
+    np.testing.assert_allclose(z2, want, rtol=0, atol=1e-6)
+    # The same network as a model, through predict.
+    points = np.column_stack([X.ravel(), Y.ravel()]).astype("float32")
+    model = seed004["surface_model"]()
+    np.testing.assert_allclose(model.predict(points, verbose=0).reshape(100, 100), z2,
+                               atol=1e-7)
+
+
+def test_seed004_draw3d_needs_the_axes_added_on_current_matplotlib():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from mpl_toolkits.mplot3d import Axes3D
+
+    fig = plt.figure(figsize=(15, 7))
+    ax = Axes3D(fig)  # the seed's line
+    major, minor = (int(v) for v in matplotlib.__version__.split(".")[:2])
+    assert (ax in fig.axes) == ((major, minor) < (3, 6))
+    plt.close(fig)
+
+
+def test_seed004_pictures_are_real_images(seed004, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from matplotlib import image as mpimg
+
+    seed004["main"](["--steps", "200", "--out-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    sizes = {"seed004_draw3D.png": (700, 1500), "seed004_plot_surface.png": (700, 900),
+             "seed004_and_surface.png": (700, 900)}
+    for name, size in sizes.items():
+        assert f"wrote {tmp_path / name}" in out
+        pixels = mpimg.imread(tmp_path / name)[..., :3]
+        assert pixels.shape[:2] == size
+        # The middle of the picture (the surface) holds many colours: the rainbow map.
+        h, w = size
+        middle = pixels[h // 4: 3 * h // 4, w // 4: 3 * w // 4].reshape(-1, 3)
+        assert len(np.unique(np.round(middle * 255), axis=0)) > 50, name
 
 
 @pytest.mark.parametrize("name", ["seed002_dense_parameters.py", "seed004_numpy_fc.py"])
