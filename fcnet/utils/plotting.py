@@ -52,6 +52,7 @@ def _check_to_file(to_file):
             f"Expected `to_file` to be a file path (str or os.PathLike). Received: {to_file!r}"
         )
     extension = os.path.splitext(os.fspath(to_file))[1].lstrip(".").lower() or "png"
+    _matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     supported = FigureCanvasAgg.get_supported_filetypes()
