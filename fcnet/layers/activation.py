@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fcnet import activations
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import activation_name, elementwise_formula
 
 
 class Activation(Layer):
@@ -49,3 +50,7 @@ class Activation(Layer):
         config = super().get_config()
         config["activation"] = activations.serialize(self.activation)
         return config
+
+    def _explain(self, e):
+        """``y = activation(x)``, value by value."""
+        return elementwise_formula(e, activation_name(self.activation))

@@ -11,6 +11,7 @@ import warnings
 
 from fcnet import activations, backend, constraints, initializers, regularizers
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula, Term, elementwise_formula
 from fcnet.layers.input_spec import InputSpec
 
 
@@ -41,6 +42,11 @@ class _Elementwise(Layer):
         config = super().get_config()
         config.update(self._arguments())
         return config
+
+    def _explain(self, e):
+        """``y = f(x)``, value by value, with the layer's arguments."""
+        arguments = "".join(f", {k}={v}" for k, v in self._arguments().items())
+        return elementwise_formula(e, type(self)._function.__name__, arguments)
 
 
 def _non_negative(layer, argument, value, what):
@@ -268,3 +274,12 @@ class PReLU(Layer):
             "shared_axes": self.shared_axes,
         })
         return config
+
+    def _explain(self, e):
+        """``y = max(x, 0) + alpha ⊙ min(x, 0)``, alpha learned."""
+        alpha = e.w(self.alpha)
+        return Formula("a leaky relu whose negative slope alpha is learned",
+                       [f"{e.y} = max({e.x}, 0) + {alpha} ⊙ min(x, 0)   (alpha broadcast)"],
+                       [f"d{alpha} = Σ (dy ⊙ min(x, 0)) over the batch and the shared axes",
+                        f"d{e.x} = dy ⊙ (1 where x > 0, else alpha)"],
+                       [Term("compare and multiply", 2, *e.y_shape[1:])])

@@ -122,15 +122,28 @@ def activation_flops(name: str) -> int:
     return {"linear": 0, "softmax": 3}.get(name, 1)
 
 
-def activation_lines(name: str, z: str, y: str):
-    """``(forward_note, dz_line)`` for ``y = name(z)``; both None for linear."""
+def activation_lines(name: str, z: str, y: str, var: str = "z"):
+    """``(forward_note, dz_line)`` for ``y = name(z)``, the input called ``var``; both
+    None for linear."""
     if name == "linear":
         return None, None
-    what, derivative = _ACTIVATIONS.get(name, (f"{name} applied to every value",
-                                               f"{name}'(z) its derivative"))
+    what, derivative = (text.replace("z", var) for text in _ACTIVATIONS.get(
+        name, (f"{name} applied to every value", f"{name}'(z) its derivative")))
     if name == "softmax":
         return what, f"d{z} = {y[0]} ⊙ (dy − Σ_last (dy ⊙ {y[0]}))   (softmax's Jacobian)"
-    return what, f"d{z} = dy ⊙ {name}'(z)   ({derivative})"
+    return what, f"d{z} = dy ⊙ {name}'({var})   ({derivative})"
+
+
+def elementwise_formula(e: Shapes, name: str, arguments: str = "") -> Formula:
+    """An activation applied to every value of x (softmax: along an axis)."""
+    note, dx_line = activation_lines(name, e.x, e.y, "x")
+    forward = [f"{e.y} = {name}({e.x}{arguments})"] + ([note] if note else [])
+    cost = activation_flops(name)
+    about = ("turns each row of the last axis into probabilities that sum to 1"
+             if name == "softmax" else f"applies {name} to every value")
+    return Formula(about + " (no weights)", forward,
+                   [dx_line or f"d{e.x} = dy"],
+                   [Term(name, *((cost,) if cost > 1 else ()), *e.y_shape[1:])] if cost else [])
 
 
 def affine_formula(layer, e: Shapes, about: str, product: str, flops, dweights,

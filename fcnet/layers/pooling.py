@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fcnet.layers.arguments import standardize_data_format, standardize_tuple
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula, Term
 from fcnet.layers.input_spec import InputSpec
 from fcnet.ops import pooling as ops
 
@@ -56,6 +57,33 @@ class _Pooling(Layer):
         config.update({"pool_size": self.pool_size, "padding": self.padding,
                        "strides": self.strides, "data_format": self.data_format})
         return config
+
+    def _explain(self, e):
+        """``y = max`` (or mean) of each window, with this call's shapes."""
+        kind = "max" if "Max" in type(self).__name__ else "mean"
+        names, taps = (("t",), ("a",)) if self.pool_dimensions == 1 else (("r", "c"), ("a", "b"))
+        reads = ", ".join(f"{s}·{o} + {t}" if s > 1 else f"{o} + {t}"
+                          for o, t, s in zip(names, taps, self.strides))
+        window = "×".join(map(str, self.pool_size)) + ("-step" if len(names) == 1 else "")
+        k = 1
+        for p in self.pool_size:
+            k *= p
+        bounds = ", ".join(f"{t} < {p}" for t, p in zip(taps, self.pool_size))
+        forward = [f"{e.y} = {kind}-pool({e.x}, window {window}, strides "
+                   f"{'×'.join(map(str, self.strides))})",
+                   f"y[n, {', '.join(names)}, ch] = {kind}_{{{bounds}}} "
+                   f"x[n, {reads}, ch]" + ("   (padding='same': windows cut at the edge)"
+                                          if self.padding.lower() == "same" else "")]
+        backward = [f"d{e.x} = dy sent to the position of each window's maximum, 0 elsewhere"
+                    if kind == "max" else
+                    f"d{e.x} = dy / {k} shared by every position of each window"]
+        flops = (Term(f"compares: {window} − 1 per window", k - 1, *e.y_shape[1:])
+                 if kind == "max" else Term(f"adds and one divide: {window} per window", k,
+                                            *e.y_shape[1:]))
+        stride = "×".join(map(str, self.strides))
+        about = (f"{kind} pooling: each output is the {'largest' if kind == 'max' else 'mean'} "
+                 f"of a {window} window of one channel, moved by {stride}")
+        return Formula(about, forward, backward, [flops])
 
 
 class MaxPooling2D(_Pooling):
@@ -167,6 +195,24 @@ class _GlobalPooling(Layer):
         config = super().get_config()
         config.update({"data_format": self.data_format, "keepdims": self.keepdims})
         return config
+
+    def _explain(self, e):
+        """``y = max`` (or mean) over every position, per channel."""
+        kind = "max" if "Max" in type(self).__name__ else "mean"
+        axes = "t" if self.pool_dimensions == 1 else "r, c"
+        positions = e.size(e.x_shape[:-1])
+        over = "steps" if axes == "t" else "rows and columns"
+        forward = [f"{e.y} = {kind} of {e.x} over its {over}",
+                   f"y[n, ch] = {kind}_{{{axes}}} x[n, {axes}, ch]"]
+        backward = [f"d{e.x} = dy at the position of each channel's maximum, 0 elsewhere"
+                    if kind == "max" else
+                    f"dx[n, {axes}, ch] = dy[n, ch] / {positions}   (dx shaped as x)"]
+        flops = Term("compares" if kind == "max" else "adds and one divide",
+                     None if positions is None else positions - (kind == "max"),
+                     e.x_shape[-1])
+        about = (f"global {kind} pooling: one value per channel, the "
+                 f"{'largest' if kind == 'max' else 'mean'} over all {positions} positions")
+        return Formula(about, forward, backward, [flops])
 
 
 class GlobalMaxPooling2D(_GlobalPooling):

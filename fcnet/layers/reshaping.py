@@ -7,6 +7,7 @@ import math
 
 from fcnet import backend
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula
 from fcnet.layers.input_spec import InputSpec
 
 
@@ -36,6 +37,12 @@ class Flatten(Layer):
         config = super().get_config()
         config["data_format"] = self.data_format
         return config
+
+    def _explain(self, e):
+        """``y = flatten(x)``: the values in row-major order, nothing computed."""
+        return Formula(f"lays each sample's {e.size(e.x_shape)} values out in one row "
+                       "(row-major order); nothing is computed",
+                       [f"{e.y} = flatten({e.x})"], [f"d{e.x} = dy reshaped back to x's shape"])
 
 
 class Reshape(Layer):
@@ -68,6 +75,12 @@ class Reshape(Layer):
         config = super().get_config()
         config["target_shape"] = list(self.target_shape)
         return config
+
+    def _explain(self, e):
+        """``y = reshape(x)``, nothing computed."""
+        return Formula("gives each sample a new shape, same values in the same order",
+                       [f"{e.y} = reshape({e.x}, {tuple(self.target_shape)})"],
+                       [f"d{e.x} = dy reshaped back to x's shape"])
 
 
 class Permute(Layer):
@@ -107,6 +120,13 @@ class Permute(Layer):
         config["dims"] = self.dims
         return config
 
+    def _explain(self, e):
+        """``y = transpose(x)`` over the non-batch axes."""
+        back = tuple(self.dims.index(i) + 1 for i in range(1, len(self.dims) + 1))
+        return Formula(f"reorders the axes of each sample as {self.dims}",
+                       [f"{e.y} = transpose({e.x}, (0,) + {self.dims})"],
+                       [f"d{e.x} = transpose(dy, (0,) + {back})   (the inverse order)"])
+
 
 class RepeatVector(Layer):
     """Repeats each input vector ``n`` times: ``(batch, features) -> (batch, n, features)``.
@@ -140,3 +160,9 @@ class RepeatVector(Layer):
         config = super().get_config()
         config["n"] = self.n
         return config
+
+    def _explain(self, e):
+        """``y[n, t, :] = x[n, :]`` for each of the n steps."""
+        return Formula(f"repeats each sample's vector {self.n} times along a new steps axis",
+                       [f"{e.y}: y[n, t, :] = x[n, :] for t < {self.n}"],
+                       [f"d{e.x} = Σ_t dy[:, t, :]   (each copy's gradient added up)"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fcnet import backend
 from fcnet.layers.arguments import standardize_data_format, standardize_tuple
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula, Term
 from fcnet.layers.input_spec import InputSpec
 
 _INTERPOLATIONS = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area")
@@ -96,6 +97,18 @@ class UpSampling2D(Layer):
                        "interpolation": self.interpolation})
         return config
 
+    def _explain(self, e):
+        """Each pixel repeated ``size`` times along rows and columns."""
+        sr, sc = self.size
+        if self.interpolation != "nearest":
+            return Formula(f"enlarges each image {sr}×{sc} by {self.interpolation} "
+                           "interpolation", [f"{e.y} = resize({e.x})"],
+                           [f"d{e.x} = the interpolation weights' transpose applied to dy"],
+                           [Term("interpolation (about 3 per value)", 3, *e.y_shape[1:])])
+        return Formula(f"enlarges each image {sr}×{sc}: every pixel repeated as a {sr}×{sc} "
+                       "block", [f"{e.y}: y[n, r, c, ch] = x[n, ⌊r / {sr}⌋, ⌊c / {sc}⌋, ch]"],
+                       [f"d{e.x} = dy summed over each {sr}×{sc} block"])
+
 
 class UpSampling1D(Layer):
     """Repeats each step ``size`` times: ``y[n, t, c] = x[n, t // size, c]``.
@@ -127,6 +140,12 @@ class UpSampling1D(Layer):
         config = super().get_config()
         config["size"] = self.size
         return config
+
+    def _explain(self, e):
+        """Each step repeated ``size`` times."""
+        return Formula(f"repeats every step {self.size} times",
+                       [f"{e.y}: y[n, t, ch] = x[n, ⌊t / {self.size}⌋, ch]"],
+                       [f"d{e.x} = dy summed over each run of {self.size} steps"])
 
 
 class ZeroPadding2D(Layer):
@@ -164,6 +183,13 @@ class ZeroPadding2D(Layer):
         config.update({"padding": self.padding, "data_format": self.data_format})
         return config
 
+    def _explain(self, e):
+        """``y = x`` surrounded by zeros."""
+        return Formula(f"adds zeros around each sample: rows (top, bottom) and "
+                       f"columns (left, right) {self.padding}",
+                       [f"{e.y} = {e.x} surrounded by zeros {self.padding}"],
+                       [f"d{e.x} = dy without its padded border"])
+
 
 class ZeroPadding1D(Layer):
     """Adds zero steps before and after: ``padding = (before, after)`` (an int for both).
@@ -192,6 +218,13 @@ class ZeroPadding1D(Layer):
         config = super().get_config()
         config.update({"padding": self.padding, "data_format": self.data_format})
         return config
+
+    def _explain(self, e):
+        """``y = x`` surrounded by zeros."""
+        return Formula(f"adds zeros around each sample: steps (before, after) "
+                       f"{self.padding}",
+                       [f"{e.y} = {e.x} surrounded by zeros {self.padding}"],
+                       [f"d{e.x} = dy without its padded border"])
 
 
 class Cropping2D(Layer):
@@ -241,6 +274,13 @@ class Cropping2D(Layer):
         config.update({"cropping": self.cropping, "data_format": self.data_format})
         return config
 
+    def _explain(self, e):
+        """``y = x`` with its border cut off."""
+        return Formula(f"cuts off the border of each sample: rows (top, bottom) and "
+                       f"columns (left, right) {self.cropping}",
+                       [f"{e.y} = {e.x} without the border {self.cropping}"],
+                       [f"d{e.x} = dy put back in place, zeros where x was cut"])
+
 
 class Cropping1D(Layer):
     """Cuts ``cropping = (before, after)`` steps off (an int for both); ``(1, 1)``.
@@ -278,3 +318,10 @@ class Cropping1D(Layer):
         config = super().get_config()
         config["cropping"] = self.cropping
         return config
+
+    def _explain(self, e):
+        """``y = x`` with its border cut off."""
+        return Formula(f"cuts off the border of each sample: steps (start, end) "
+                       f"{self.cropping}",
+                       [f"{e.y} = {e.x} without the border {self.cropping}"],
+                       [f"d{e.x} = dy put back in place, zeros where x was cut"])
