@@ -8,6 +8,7 @@ from fcnet.backend import clear_session, set_random_seed
 from fcnet.callbacks.progbar import Progbar
 from fcnet.models.data_adapter import PyDataset
 from fcnet.utils.plotting import plot_decision_boundary, plot_history, plot_surface
+from fcnet.utils.vis_utils import model_to_dot, plot_model
 
 Sequence = PyDataset  # the tf.keras 2 name
 
@@ -23,6 +24,6 @@ def to_categorical(x, num_classes=None):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["Progbar", "PyDataset", "Sequence", "clear_session", "set_random_seed",
-           "to_categorical"]
+__all__ = ["Progbar", "PyDataset", "Sequence", "clear_session", "model_to_dot", "plot_model",
+           "set_random_seed", "to_categorical"]
 __all__ += ["plot_decision_boundary", "plot_history", "plot_surface"]
