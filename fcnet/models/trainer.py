@@ -18,10 +18,12 @@ import numpy
 from fcnet import backend, losses
 from fcnet import optimizers as optimizers_module
 from fcnet.backend import tree
+from fcnet.backend.blas_threads import NO_GOVERNOR, ThreadGovernor
 from fcnet.callbacks import CallbackList, History
 from fcnet.layers import InputLayer, Layer, Step, weight_penalty
 from fcnet.models import data_adapter as adapter
 from fcnet.models.compile_utils import CompiledOutputs
+from fcnet.models.fit_progress import FitProgress
 from fcnet.models.outputs import Means, Outputs, batch_len
 from fcnet.models.parameters import FlatParameters
 from fcnet.models.step import TrainStep
@@ -29,6 +31,8 @@ from fcnet.models.step import TrainStep
 
 class Trainer(Outputs):
     """The training API shared by every model."""
+
+    _governor = None
 
     compiled = False
     stop_training = False
@@ -120,19 +124,25 @@ class Trainer(Outputs):
             if self._step is not None:  # else at the first batch, once the model is ready
                 resume.restore_model(self)
         logs = {}
-        for epoch in range(initial_epoch, epochs):
-            progress.start(epoch)
-            self._reset_metrics()
-            callback_list.on_epoch_begin(epoch)
-            logs = self._train_epoch(data, callback_list, steps_per_epoch, resume)
-            resume = None
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_batches(val, None, validation_steps)
-                logs.update({"val_" + k: v for k, v in val_logs.items()})
-            callback_list.on_epoch_end(epoch, logs)
-            progress.finish(epoch)
-            if self.stop_training:
-                break
+        self._governor = ThreadGovernor() if backend.xp is numpy else None
+        try:
+            for epoch in range(initial_epoch, epochs):
+                progress.start(epoch)
+                self._reset_metrics()
+                callback_list.on_epoch_begin(epoch)
+                logs = self._train_epoch(data, callback_list, steps_per_epoch, resume)
+                resume = None
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    val_logs = self._evaluate_batches(val, None, validation_steps)
+                    logs.update({"val_" + k: v for k, v in val_logs.items()})
+                callback_list.on_epoch_end(epoch, logs)
+                progress.finish(epoch)
+                if self.stop_training:
+                    break
+        finally:
+            if self._governor is not None:  # BLAS gets its own thread count back
+                self._governor.restore()
+            self._governor = None
         self._fit_progress = None
         if self.optimizer.use_ema:  # Keras ends training on the averaged weights
             self.optimizer.finalize_variable_values()
@@ -152,6 +162,7 @@ class Trainer(Outputs):
             order=None if resume is None else resume.order, start=start)
         last = min(n for n in (data.steps, steps_per_epoch, float("inf")) if n is not None)
         logs = {}
+        governor = self._governor or NO_GOVERNOR
         for index, (xb, ys, sws) in enumerate(batches, start):
             if steps_per_epoch is not None and index >= steps_per_epoch:
                 break
@@ -163,7 +174,9 @@ class Trainer(Outputs):
                 xb, ys, sws = self._batch_from_source(xb, ys, sws)
             if hooks:
                 callback_list.on_train_batch_begin(index)
+            governor.before_step()
             value, parts, outputs = self._step.run(xb, ys, sws)
+            governor.after_step()
             if resume is not None:  # the metrics exist from the first batch on
                 resume.restore_metrics(self, ys, outputs)
                 resume = None
@@ -347,33 +360,6 @@ class Trainer(Outputs):
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
-
-
-class FitProgress:
-    """Where ``fit`` is: the epoch, the batches of it done, its running loss means (and
-    through ``data.order`` its permutation); ``after_callbacks`` runs the callbacks' work
-    that must follow every callback's hook (a backup of the whole state)."""
-
-    def __init__(self, data, callback_list):
-        self.data = data
-        self.epoch = 0
-        self.batch = 0
-        self.means = None
-        self.callbacks = list(callback_list)
-        self._after = [cb._after_callbacks for cb in self.callbacks
-                       if hasattr(cb, "_after_callbacks")]
-
-    def start(self, epoch: int) -> None:
-        self.epoch, self.batch, self.means = epoch, 0, None
-
-    def finish(self, epoch: int) -> None:
-        """The epoch and its callbacks are done: training stands at the next one."""
-        self.epoch, self.batch, self.means = epoch + 1, 0, None
-        self.after_callbacks()
-
-    def after_callbacks(self) -> None:
-        for fn in self._after:
-            fn()
 
 
 def _batch_size(batch_size) -> int:

@@ -1,0 +1,114 @@
+"""Keeps training fast when the machine is shared: BLAS threads that step aside.
+
+OpenBLAS's threads wait for each other by spinning. When another process takes a
+core, a thread that waits spins through the time slice its partner needs, and a
+matrix product that took 0.3 ms can take 10 ms (two trainings at once: ×20). One BLAS
+thread per process has no partner to wait for.
+
+`ThreadGovernor` times each training step and runs it with BLAS's own thread count
+(the fast way on an idle machine) or with one thread (the fast way on a busy one),
+whichever its recent steps show to be faster. It keeps a running median of both
+modes: every ``probe_every`` steps it tries the other mode for one step, and each probe
+that confirms the current mode doubles the interval (up to ``max_probe_every``), so on
+a machine whose load does not change, probing costs almost nothing. Threads are set
+through threadpoolctl (a public interface); without it, or with a BLAS of one thread,
+the governor does nothing. ``FCNET_BLAS_GOVERNOR=0`` turns it off.
+
+The thread count changes how a product is split between threads, never the order of
+any sum, so the results do not depend on the mode.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from statistics import median
+
+
+class ThreadGovernor:
+    """Chooses, step by step, between BLAS's thread count and one thread.
+
+    Use: ``governor.before_step()`` / ``governor.after_step()`` around each step, and
+    ``governor.restore()`` at the end (BLAS gets its thread count back).
+    """
+
+    min_step_seconds = 2e-4  # below this, BLAS runs one thread anyway: nothing to govern
+
+    def __init__(self, probe_every: int = 32, max_probe_every: int = 1024, window: int = 9):
+        self._libraries = _blas_libraries()
+        self.threads = max((lib.num_threads for lib in self._libraries), default=1)
+        self.active = self.threads > 1 and os.environ.get("FCNET_BLAS_GOVERNOR", "1") != "0"
+        self.mode = self.threads  # the thread count steps run with
+        self.times = {self.threads: deque(maxlen=window), 1: deque(maxlen=window)}
+        self.probe_every, self.max_probe_every = probe_every, max_probe_every
+        self.interval = probe_every
+        self.until_probe = probe_every
+        self.probing = False
+        self.switches = 0
+        self._start = 0.0
+
+    def _set(self, threads: int) -> None:
+        for lib in self._libraries:
+            lib.set_num_threads(threads)
+
+    def before_step(self) -> None:
+        if not self.active:
+            return
+        self.until_probe -= 1
+        if self.until_probe <= 0 and len(self.times[self.mode]) >= 3:
+            self.probing = True
+            self._set(self._other())
+        self._start = time.perf_counter()
+
+    def after_step(self) -> None:
+        if not self.active:
+            return
+        seconds = time.perf_counter() - self._start
+        if not self.probing:
+            self.times[self.mode].append(seconds)
+            if seconds < self.min_step_seconds and len(self.times[self.mode]) >= 3:
+                self.active = False  # steps too small for BLAS threads to matter
+            return
+        self.probing = False
+        other = self._other()
+        self.times[other].append(seconds)
+        if median(self.times[other]) < median(self.times[self.mode]):
+            self.mode, self.switches = other, self.switches + 1  # the other way is faster
+            self.interval = self.probe_every
+        else:
+            self._set(self.mode)
+            self.interval = min(2 * self.interval, self.max_probe_every)
+        self.until_probe = self.interval
+
+    def _other(self) -> int:
+        return 1 if self.mode == self.threads else self.threads
+
+    def restore(self) -> None:
+        if self.active and self.mode != self.threads:
+            self._set(self.threads)
+        self.mode = self.threads
+
+
+class _NoGovernor:
+    """Steps without thread steering (CuPy, or a step outside ``fit``)."""
+
+    def before_step(self) -> None:
+        pass
+
+    after_step = restore = before_step
+
+
+NO_GOVERNOR = _NoGovernor()
+
+
+def _blas_libraries() -> list:
+    """threadpoolctl's controllers of the BLAS libraries loaded (none without it)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return []
+    try:
+        return list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    except Exception:  # an unusual BLAS that threadpoolctl cannot steer: leave it alone
+        return []
