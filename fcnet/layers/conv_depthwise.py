@@ -18,6 +18,7 @@ from fcnet.layers.arguments import (
     standardize_tuple,
 )
 from fcnet.layers.convolutional import spatial_shape_error
+from fcnet.layers.explain import Term, affine_formula
 from fcnet.layers.input_spec import InputSpec
 from fcnet.ops.conv import (
     Geometry,
@@ -211,6 +212,19 @@ class DepthwiseConv2D(_Depthwise):
     def get_config(self) -> dict:
         return self._depthwise_config()
 
+    def _explain(self, e):
+        """Each channel convolved with its own ``depth_multiplier`` filters."""
+        kh, kw, cin, mult = self.kernel.shape
+        oh, ow = e.y_shape[1:3]
+        return affine_formula(
+            self, e, f"depthwise convolution: each of the {cin} channels is convolved on its "
+            f"own with {mult} {kh}×{kw} filter(s)", f"depthwise_conv({e.x}, {e.w(self.kernel)})",
+            [Term("patches · kernel", 2, kh, kw, cin, mult, oh, ow)],
+            [f"d{e.w(self.kernel)} = Σ_{{batch, r, c}} patch · dz, channel by channel"],
+            f"{e.t('dx', e.x_shape)} = each patch's dz · kernel added back where it was read",
+            "z = depthwise_conv(x, kernel)" + (" + bias" if self.use_bias else ""),
+            "Σ_{batch, r, c}")
+
 
 class SeparableConv2D(_Depthwise):
     """2D separable convolution: a depthwise convolution, then a 1×1 convolution
@@ -316,6 +330,23 @@ class SeparableConv2D(_Depthwise):
             "pointwise_constraint": serialize_or_none(constraints, self.pointwise_constraint),
         })
         return config
+
+    def _explain(self, e):
+        """A depthwise convolution, then a 1×1 convolution mixing the channels."""
+        kh, kw, cin, mult = self.depthwise_kernel.shape
+        oh, ow, filters = e.y_shape[1:]
+        dw, pw = e.w(self.depthwise_kernel), e.w(self.pointwise_kernel)
+        return affine_formula(
+            self, e, f"separable convolution: a {kh}×{kw} depthwise convolution per channel, "
+            f"then a 1×1 convolution mixing the {cin * mult} results into {filters} filters",
+            f"pointwise(depthwise_conv({e.x}, {dw}), {pw})",
+            [Term("depthwise", 2, kh, kw, cin, mult, oh, ow),
+             Term("pointwise", 2, cin * mult, filters, oh, ow)],
+            [f"d{pw} = Σ_{{batch, r, c}} uᵀ · dz   (u: the depthwise output)",
+             f"d{dw} = the depthwise kernel gradient of du = dz · pointwiseᵀ"],
+            f"{e.t('dx', e.x_shape)} = each patch's du · depthwise kernel added back",
+            "z = pointwise(depthwise(x))" + (" + bias" if self.use_bias else ""),
+            "Σ_{batch, r, c}")
 
 
 def _matmul_into(a, b, out):

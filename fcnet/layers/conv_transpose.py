@@ -5,6 +5,7 @@ from __future__ import annotations
 from fcnet.layers.affine import write_gradient
 from fcnet.layers.arguments import standardize_tuple
 from fcnet.layers.convolutional import BaseConv
+from fcnet.layers.explain import Term, affine_formula
 from fcnet.ops.conv import Geometry, conv_bias_gradient
 from fcnet.ops.conv_transpose import (
     conv_transpose_forward,
@@ -128,3 +129,17 @@ class Conv2DTranspose(BaseConv):
         del config["groups"]
         config["output_padding"] = self.output_padding
         return config
+
+    def _explain(self, e):
+        """``y = activation(conv_transpose(x, kernel) + bias)``: each input pixel spreads."""
+        kh, kw, filters, cin = self.kernel.shape
+        ih, iw = e.x_shape[1:3]
+        return affine_formula(
+            self, e, f"transposed convolution: each input pixel adds a {kh}×{kw}×{filters} "
+            f"block (its {cin} values times the kernel) into the output, blocks "
+            f"{'×'.join(map(str, self.strides))} apart", f"conv_transpose({e.x}, "
+            f"{e.w(self.kernel)})", [Term("x · kernel, spread", 2, kh, kw, filters, cin, ih, iw)],
+            [f"d{e.w(self.kernel)} = Σ_{{batch, r, c}} x[n, r, c]ᵀ · (the dz block it reached)"],
+            f"{e.t('dx', e.x_shape)} = conv(dz, kernel)   (an ordinary convolution of dz)",
+            "z = conv_transpose(x, kernel)" + (" + bias" if self.use_bias else ""),
+            "Σ_{batch, r, c}")

@@ -7,6 +7,7 @@ import numbers
 
 from fcnet import backend
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula, Term
 from fcnet.layers.merging import check_shape_list, merge_batch_size, shapes_text
 
 # tf.keras 2's ``tf.linalg.l2_normalize``: x / sqrt(max(Σx², 1e-12)). Keras 3 differs only
@@ -130,6 +131,24 @@ class Dot(Layer):
         config = super().get_config()
         config.update({"axes": self.axes, "normalize": self.normalize})
         return config
+
+    def _explain(self, e):
+        """``y = Σ_k x1[…, k] · x2[…, k]`` per sample, along the dot axes."""
+        axes = self.axes if isinstance(self.axes, (list, tuple)) else (self.axes,) * 2
+        x1 = e.inputs[0]
+        d = x1[axes[0] % len(x1)]
+        forward = [f"{e.y} = Σ_k x1[…, k, …] · x2[…, k, …]   with {e.xs[0]}, {e.xs[1]}; k "
+                   f"along axes {tuple(axes)}, sample by sample"]
+        terms = [Term("multiply-adds", 2, d, *e.y_shape[1:])]
+        if self.normalize:
+            forward.insert(0, "each input first divided by its L2 norm along k: "
+                              "x̂ = x / sqrt(Σ_k x²)")
+            terms.append(Term("normalising", 3, e.size(x1) + e.size(e.inputs[1])
+                              if None not in (e.size(x1), e.size(e.inputs[1])) else None))
+        return Formula(f"dot products of the two inputs along an axis of {d} values",
+                       forward, ["dx1 = dy · x2ᵀ,  dx2 = x1ᵀ · dy   (per sample)"]
+                       + (["then back through the normalisation"] if self.normalize else []),
+                       terms)
 
 
 def _l2_normalize(x, axis: int):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fcnet import backend
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula
 
 
 class Dropout(Layer):
@@ -46,3 +47,15 @@ class Dropout(Layer):
         config = super().get_config()
         config.update({"rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed})
         return config
+
+    def _explain(self, e):
+        """Training: ``y = x ⊙ mask / (1 − rate)``; inference: ``y = x``."""
+        keep = f"1 − {self.rate}" if self.rate else "1"
+        shared = "" if self.noise_shape is None else (
+            f", one draw shared along the axes of size 1 in {tuple(self.noise_shape)}")
+        return Formula(f"in training, sets each value to 0 with probability {self.rate} and "
+                       f"scales the rest by 1 / ({keep}); at inference passes x through",
+                       [f"training:  {e.y} = {e.x} ⊙ mask / ({keep}),  mask ~ Bernoulli({keep})"
+                        + shared, f"inference: {e.y} = {e.x}"],
+                       [f"training:  d{e.x} = dy ⊙ mask / ({keep})   (the same mask)",
+                        f"inference: d{e.x} = dy"])

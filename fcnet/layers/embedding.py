@@ -8,6 +8,7 @@ import warnings
 from fcnet import backend, constraints, initializers, regularizers
 from fcnet.layers.arguments import serialize_or_none
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula
 
 
 class Embedding(Layer):
@@ -133,6 +134,15 @@ class Embedding(Layer):
             "quantization_config": None,
         })
         return config
+
+    def _explain(self, e):
+        """``y[…, :] = embeddings[x[…], :]``: a table lookup."""
+        table = e.w(self.embeddings)
+        return Formula(f"looks up row x of a table of {self.input_dim} learned vectors of "
+                       f"{self.output_dim} values (x holds integer indices)",
+                       [f"{e.y} = {table}[{e.x}]   (y[…, :] = embeddings[x[…], :])"],
+                       [f"d{table}: dy[…, :] added into row x[…] (rows not looked up get 0)",
+                        "no dx: the input holds indices, not values to differentiate"])
 
 
 def add_rows(table, indices, rows) -> None:

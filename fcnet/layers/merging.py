@@ -19,6 +19,7 @@ import operator
 
 from fcnet import backend
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula, Term
 
 
 def shapes_text(input_shape) -> str:
@@ -99,6 +100,25 @@ class _Merge(Layer):
     def _merge_backward(self, saved, dy) -> list:
         """The gradients in the broadcast shape, none sharing memory with another."""
         raise NotImplementedError
+
+    def _explain(self, e):
+        """``y = x1 ∘ x2 ∘ …`` value by value; each dx_i from dy."""
+        n, xs, kind = len(e.inputs), e.xs, type(self).__name__
+        joined = {"Add": " + ", "Subtract": " − ", "Multiply": " ⊙ "}.get(kind, ", ")
+        y = {"Average": f"({' + '.join(xs)}) / {n}", "Maximum": f"max({joined.join(xs)})",
+             "Minimum": f"min({joined.join(xs)})"}.get(kind, joined.join(xs))
+        dx = {"Add": "dy", "Average": f"dy / {n}", "Multiply": "dy ⊙ (the other inputs' product)",
+              "Maximum": "dy where x_i is the largest, else 0",
+              "Minimum": "dy where x_i is the smallest, else 0"}.get(kind)
+        backward = ([f"d{xs[0]} = dy", f"d{xs[1]} = −dy"] if kind == "Subtract"
+                    else [f"dx_i = {dx}   (for each input x_i)"])
+        if len({tuple(s) for s in e.inputs}) > 1:
+            backward.append("an input broadcast to y's shape gets its dx summed over the "
+                            "broadcast axes")
+        count = n if kind == "Average" else n - 1
+        return Formula(f"combines its {n} inputs value by value ({kind.lower()})",
+                       [f"{e.y} = {y}"], backward,
+                       [Term(f"{count} per output value", count, *e.y_shape[1:])])
 
 
 def _unbroadcast(dx, shape: tuple):
@@ -348,3 +368,9 @@ class Concatenate(Layer):
         config = super().get_config()
         config["axis"] = self.axis
         return config
+
+    def _explain(self, e):
+        """``y = [x1, x2, …]`` along ``axis``; each dx_i is its slice of dy."""
+        return Formula(f"joins its {len(e.inputs)} inputs along axis {self.axis}",
+                       [f"{e.y} = concatenate([{', '.join(e.xs)}], axis={self.axis})"],
+                       ["dx_i = the slice of dy where x_i was placed"])

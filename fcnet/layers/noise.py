@@ -13,6 +13,7 @@ import math
 from fcnet import backend
 from fcnet.layers.base import Layer
 from fcnet.layers.dropout import Dropout
+from fcnet.layers.explain import Formula
 from fcnet.layers.input_spec import InputSpec
 
 
@@ -74,6 +75,13 @@ class GaussianNoise(Layer):
         config.update({"stddev": self.stddev, "seed": self.seed})
         return config
 
+    def _explain(self, e):
+        """Training: ``y = x + noise``; inference: ``y = x``."""
+        return Formula(f"in training, adds Gaussian noise of standard deviation {self.stddev}; "
+                       "at inference passes x through",
+                       [f"training:  {e.y} = {e.x} + noise,  noise ~ N(0, {self.stddev}²)",
+                        f"inference: {e.y} = {e.x}"], [f"d{e.x} = dy"])
+
 
 class GaussianDropout(Layer):
     """Multiplies by Gaussian noise of mean 1 in training: ``y = x ⊙ n``,
@@ -113,6 +121,15 @@ class GaussianDropout(Layer):
         config = super().get_config()
         config.update({"rate": self.rate, "seed": self.seed})
         return config
+
+    def _explain(self, e):
+        """Training: ``y = x ⊙ m``, m ~ N(1, rate / (1 − rate)); inference: ``y = x``."""
+        var = f"{self.rate} / (1 − {self.rate})"
+        return Formula("in training, multiplies each value by Gaussian noise of mean 1; at "
+                       "inference passes x through",
+                       [f"training:  {e.y} = {e.x} ⊙ m,  m ~ N(1, {var})",
+                        f"inference: {e.y} = {e.x}"],
+                       [f"training:  d{e.x} = dy ⊙ m   (the same m)", f"inference: d{e.x} = dy"])
 
 
 class _SpatialDropout(Dropout):
