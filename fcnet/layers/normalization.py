@@ -18,6 +18,7 @@ import warnings
 from fcnet import backend, constraints, initializers, regularizers
 from fcnet.layers.arguments import serialize_or_none
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula, Term
 from fcnet.layers.input_spec import InputSpec
 
 
@@ -237,6 +238,28 @@ class BatchNormalization(Layer):
         })
         return config
 
+    def _explain(self, e):
+        """Training: batch statistics; inference: the moving averages (Math above)."""
+        c, axis = e.w(self.moving_mean)[len("moving_mean"):], self.axis % len(e.x_shape)
+        over = "over the batch" + ("" if len(e.x_shape) == 2 else " and positions")
+        g = "gamma ⊙ " if self.scale else ""
+        b = " + beta" if self.center else ""
+        return Formula(
+            f"normalises each of the {self.moving_mean.shape[0]} features of axis {axis} to "
+            "mean 0, variance 1 (the batch's statistics in training, moving averages at "
+            "inference), then scales and shifts them",
+            [f"training:  μ{c}, σ²{c} = mean and variance of {e.x} {over}",
+             f"           x̂ = (x − μ) / √(σ² + {self.epsilon}),   {e.y} = {g}x̂{b}",
+             f"           moving_mean ← {self.momentum} · moving_mean + {1 - self.momentum:g} · μ"
+             " (moving_variance alike, with σ²)",
+             f"inference: {e.y} = {g}(x − moving_mean) / √(moving_variance + {self.epsilon}){b}"],
+            ([f"dgamma{c} = Σ dy ⊙ x̂"] if self.scale else [])
+            + ([f"dbeta{c} = Σ dy"] if self.center else [])
+            + [f"training:  d{e.x} = gamma / √(σ² + ε) ⊙ (dy − mean(dy) − x̂ ⊙ mean(dy ⊙ x̂))"
+               "   (sums and means over the same axes as μ)",
+               f"inference: d{e.x} = dy ⊙ gamma / √(moving_variance + ε)"],
+            [Term("subtract, divide, scale, shift", 4, *e.y_shape[1:])])
+
 
 class LayerNormalization(Layer):
     """Normalises each sample over ``axis``, then scales and shifts per position.
@@ -383,6 +406,23 @@ class LayerNormalization(Layer):
             "gamma_constraint": serialize_or_none(constraints, self.gamma_constraint),
         })
         return config
+
+    def _explain(self, e):
+        """Each sample normalised over ``axis`` by its own mean and variance."""
+        g = "gamma ⊙ " if self.scale else ""
+        b = " + beta" if self.center else ""
+        forward = ([f"r = √(mean(x²) + {self.epsilon}) over axes {self.axis},   "
+                    f"{e.y} = {g}{e.x} / r"] if self.rms_scaling else
+                   [f"μ, σ² = mean and variance of each sample of {e.x} over axes {self.axis}",
+                    f"x̂ = (x − μ) / √(σ² + {self.epsilon}),   {e.y} = {g}x̂{b}"])
+        return Formula(
+            f"normalises each sample on its own over axes {self.axis}, then scales and shifts",
+            forward, ([f"d{e.w(self.gamma)} = Σ dy ⊙ x̂"] if self.scale else [])
+            + ([f"d{e.w(self.beta)} = Σ dy"] if self.center else [])
+            + ["(those two sums over the batch and every axis not normalised)",
+               f"d{e.x} = (gamma ⊙ dy − mean(gamma ⊙ dy) − x̂ ⊙ mean(gamma ⊙ dy ⊙ x̂)) / "
+               "√(σ² + ε)   (means over the same axes as μ)"],
+            [Term("mean, variance, normalise, scale, shift", 8, *e.y_shape[1:])])
 
 
 def _size(x, axes) -> int:
