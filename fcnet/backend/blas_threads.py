@@ -29,13 +29,13 @@ from statistics import median
 class ThreadGovernor:
     """Chooses, step by step, between BLAS's thread count and one thread.
 
-    Use: ``governor.before_step()`` / ``governor.after_step()`` around each step, and
-    ``governor.restore()`` at the end (BLAS gets its thread count back).
+    Use: ``governor.begin()`` when a fit starts, ``before_step()`` / ``after_step()``
+    around each step, and ``restore()`` at the end (BLAS gets its thread count back).
     """
 
     min_step_seconds = 2e-4  # below this, BLAS runs one thread anyway: nothing to govern
 
-    def __init__(self, probe_every: int = 32, max_probe_every: int = 1024, window: int = 9):
+    def __init__(self, probe_every: int = 8, max_probe_every: int = 1024, window: int = 9):
         self._libraries = _blas_libraries()
         self.threads = max((lib.num_threads for lib in self._libraries), default=1)
         self.active = self.threads > 1 and os.environ.get("FCNET_BLAS_GOVERNOR", "1") != "0"
@@ -45,7 +45,7 @@ class ThreadGovernor:
         self.interval = probe_every
         self.until_probe = probe_every
         self.probing = False
-        self.switches = 0
+        self.switches = self.probes = 0
         self._start = 0.0
 
     def _set(self, threads: int) -> None:
@@ -57,7 +57,7 @@ class ThreadGovernor:
             return
         self.until_probe -= 1
         if self.until_probe <= 0 and len(self.times[self.mode]) >= 3:
-            self.probing = True
+            self.probing, self.probes = True, self.probes + 1
             self._set(self._other())
         self._start = time.perf_counter()
 
@@ -84,10 +84,28 @@ class ThreadGovernor:
     def _other(self) -> int:
         return 1 if self.mode == self.threads else self.threads
 
+    def begin(self) -> ThreadGovernor:
+        """A ``fit`` starts: its steps run in the mode the earlier steps chose."""
+        if self.active and self.mode != self.threads:
+            self._set(self.mode)
+        return self
+
     def restore(self) -> None:
+        """A ``fit`` ends: BLAS gets its own thread count back (the mode is remembered)."""
         if self.active and self.mode != self.threads:
             self._set(self.threads)
-        self.mode = self.threads
+
+
+_SHARED: ThreadGovernor | None = None
+
+
+def governor() -> ThreadGovernor:
+    """The process's governor (BLAS's thread count is one setting for the whole process,
+    and what earlier fits learned about the machine carries over)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = ThreadGovernor()
+    return _SHARED
 
 
 class _NoGovernor:
@@ -97,6 +115,9 @@ class _NoGovernor:
         pass
 
     after_step = restore = before_step
+
+    def begin(self):
+        return self
 
 
 NO_GOVERNOR = _NoGovernor()

@@ -17,8 +17,8 @@ import numpy
 
 from fcnet import backend, losses
 from fcnet import optimizers as optimizers_module
-from fcnet.backend import tree
-from fcnet.backend.blas_threads import NO_GOVERNOR, ThreadGovernor
+from fcnet.backend import blas_threads, tree
+from fcnet.backend.blas_threads import NO_GOVERNOR
 from fcnet.callbacks import CallbackList, History
 from fcnet.layers import InputLayer, Layer, Step, weight_penalty
 from fcnet.models import data_adapter as adapter
@@ -124,7 +124,7 @@ class Trainer(Outputs):
             if self._step is not None:  # else at the first batch, once the model is ready
                 resume.restore_model(self)
         logs = {}
-        self._governor = ThreadGovernor() if backend.xp is numpy else None
+        self._governor = blas_threads.governor().begin() if backend.xp is numpy else None
         try:
             for epoch in range(initial_epoch, epochs):
                 progress.start(epoch)
