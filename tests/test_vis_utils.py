@@ -264,10 +264,16 @@ def test_builtin_layout_puts_branches_side_by_side_and_frames_the_nested_model(n
     assert boxes["a"][0] < boxes["hb"][0]
 
 
-def test_builtin_layout_left_to_right(no_graphviz):
-    model = mlp()
-    boxes, _, _ = svg_boxes(keras.utils.model_to_dot(model, rankdir="LR").create(format="svg"))
+def test_builtin_layout_left_to_right(no_graphviz, tmp_path):
+    dot = keras.utils.model_to_dot(mlp(), rankdir="LR")
+    svg = dot.create(format="svg")
+    boxes, _, _ = svg_boxes(svg)
     assert boxes["hidden"][0] + boxes["hidden"][2] < boxes["probs"][0]
+    assert dot.create_svg() == svg  # pydot's shortcuts
+    dot.write(tmp_path / "m.svg", format="svg")
+    dot.write(tmp_path / "m.dot")
+    assert (tmp_path / "m.svg").read_bytes() == svg
+    assert (tmp_path / "m.dot").read_text() == dot.to_string()
 
 
 # ---------------------------------------------------------------------------- Graphviz

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from fcnet.utils.svg_layout import FONT, Layout
+from fcnet.utils.svg_layout import FONT, Layout, text_width
 
 
 def _f(v: float) -> str:
@@ -40,8 +40,11 @@ def to_svg(layout: Layout) -> str:
                        f'fill="{cell.fill}" stroke="black"/>')
             spans = "".join(f'<tspan font-weight="bold">{escape(t)}</tspan>' if b
                             else f"<tspan>{escape(t)}</tspan>" for t, b in cell.parts)
-            out.append(f'<text xml:space="preserve" x="{_f(x + cw / 2)}" '
-                       f'y="{_f(y + ch / 2 + cell.size * 0.35)}" text-anchor="middle" '
+            # Centred by the measured width, not text-anchor: renderers differ on
+            # anchoring text split into bold and regular pieces.
+            start = x + (cw - text_width(cell.parts, cell.size)) / 2
+            out.append(f'<text xml:space="preserve" x="{_f(start)}" '
+                       f'y="{_f(y + ch / 2 + cell.size * 0.35)}" '
                        f'font-size="{cell.size}" fill="{cell.color}">{spans}</text>')
         out.append("</g>")
     out.append("</svg>")
