@@ -343,7 +343,8 @@ def explain_layer(layer, input_shape=None, batch_size=None, print_fn=None) -> Ex
     """``layer.explain(...)``: see the module docstring."""
     check_arguments(layer, input_shape, batch_size, print_fn)
     if input_shape is None:
-        input_shape = layer._build_shapes or spec_shape(layer)
+        input_shape = (layer._build_shapes or getattr(layer, "batch_shape", None)
+                       or spec_shape(layer))
     if input_shape is None:
         raise ValueError(f"Layer '{layer.name}' was built without a recorded input shape. "
                          "Pass `input_shape=` (batch axis first). Received: input_shape=None")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fcnet import backend
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula
 from fcnet.layers.input_spec import KerasTensor
 from fcnet.layers.node import Node
 
@@ -51,6 +52,11 @@ class InputLayer(Layer):
     def get_config(self) -> dict:
         return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False,
                 "ragged": False, "name": self.name, "optional": False}
+
+    def _explain(self, e):
+        """The model's input: ``y = x``."""
+        return Formula("the model's input: the data enter here, unchanged",
+                       [f"{e.y} = {e.x}"], ["dx = dy (the gradient with respect to the data)"])
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,

@@ -10,6 +10,7 @@ import numpy
 
 from fcnet import backend
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula
 
 ENCODING_MODES = ("one_hot", "multi_hot", "count")
 
@@ -179,3 +180,10 @@ class CategoryEncoding(NoGradient, Layer):
         config = super().get_config()
         config.update({"num_tokens": self.num_tokens, "output_mode": self.output_mode})
         return config
+
+    def _explain(self, e):
+        """``y`` counts (or marks) each of the ``num_tokens`` integer categories."""
+        return Formula(f"encodes integer categories below {self.num_tokens} as "
+                       f"{self.output_mode} vectors",
+                       [f"{e.y} = {self.output_mode}({e.x}, depth={self.num_tokens})"],
+                       ["no gradient: the layer prepares data and is not trained through"])

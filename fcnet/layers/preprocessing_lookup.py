@@ -14,6 +14,7 @@ import numpy
 
 from fcnet import backend
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula
 from fcnet.layers.preprocessing_encoding import (
     ENCODING_MODES,
     NoGradient,
@@ -267,6 +268,14 @@ class _IndexLookup(NoGradient, Layer):
             "vocabulary_size": None if self._tokens is None else self.vocabulary_size(),
         })
         return config
+
+    def _explain(self, e):
+        """``y`` = the index of each token in the vocabulary (or the inverse)."""
+        what = "token of each index" if self.invert else "index of each token"
+        return Formula(f"looks up the {what} in a vocabulary of {self.vocabulary_size()}"
+                       f" (output_mode={self.output_mode!r})",
+                       [f"{e.y} = {what} of {e.x}   (out-of-vocabulary → the OOV entry)"],
+                       ["no gradient: the layer prepares data and is not trained through"])
 
 
 class StringLookup(_IndexLookup):

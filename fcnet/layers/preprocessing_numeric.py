@@ -7,6 +7,7 @@ import numpy
 
 from fcnet import backend
 from fcnet.layers.base import Layer
+from fcnet.layers.explain import Formula, Term
 from fcnet.layers.input_spec import InputSpec
 from fcnet.layers.preprocessing_encoding import (
     ENCODING_MODES,
@@ -170,6 +171,18 @@ class Normalization(Layer):
             config["axis"] = tuple(config["axis"])
         return cls(**config)
 
+    def _explain(self, e):
+        """``y = (x − mean) / √variance``, the statistics fixed or adapted."""
+        if self.invert:
+            forward = [f"{e.y} = {e.x} · √variance + mean"]
+            backward = [f"d{e.x} = dy · √variance"]
+        else:
+            forward = [f"{e.y} = ({e.x} − mean) / √variance   (mean and variance per "
+                       "feature, from adapt() or the arguments)"]
+            backward = [f"d{e.x} = dy / √variance"]
+        return Formula("standardises each feature with a fixed mean and variance", forward,
+                       backward, [Term("subtract and divide", 2, *e.y_shape[1:])])
+
 
 class Discretization(NoGradient, Layer):
     """Buckets continuous values into bins: ``y = #{boundaries b : b <= x}``.
@@ -269,6 +282,17 @@ class Discretization(NoGradient, Layer):
 # Keras's quantile summary: ``(2, k)`` rows of (value, weight); a batch contributes
 # every ``step``-th sorted value with weight ``step``; summaries merge by sorting and
 # shrink to ``1 / epsilon`` points placed at even steps of cumulative weight.
+
+    def _explain(self, e):
+        """``y`` = the bin each value falls in."""
+        bins = "adapted" if self.bin_boundaries is None else len(self.bin_boundaries) + 1
+        return Formula(f"puts each value into one of {bins} bins (output_mode="
+                       f"{self.output_mode!r})",
+                       [f"{e.y} = the bin of each value of {e.x}   (bin i: boundary[i − 1] ≤ x"
+                        " < boundary[i])"],
+                       ["no gradient: the layer prepares data and is not trained through"])
+
+
 def _summarize(values, epsilon):
     values = numpy.sort(values.reshape(-1))
     step = max(values.size * epsilon, 1)
