@@ -20,6 +20,19 @@ def test_demo_reaches_95_percent_and_writes_its_history(tmp_path, capsys):
     rows = list(csv.DictReader(history.open()))
     assert len(rows) == 30 and {"epoch", "loss", "accuracy", "val_loss"} <= set(rows[0])
     assert f"Trained model saved to {saved}" in out
+    # the pictures beside the history: a diagram naming every layer, curves that decode
+    import xml.etree.ElementTree as ElementTree
+
+    diagram = tmp_path / "history-model.svg"
+    assert f"Model diagram drawn to {diagram}" in out
+    text = "".join(ElementTree.parse(diagram).getroot().itertext())
+    assert 'Model: "sequential"' in out
+    names = re.findall(r"^(dense\S*) \(Dense\)", out, re.MULTILINE)
+    assert len(names) == 3 and all(name in text for name in names)
+    assert all(shape in text for shape in ("(None, 64)", "(None, 128)", "(None, 10)"))
+    matplotlib_image = __import__("pytest").importorskip("matplotlib.image")
+    curves = matplotlib_image.imread(tmp_path / "history-curves.png")
+    assert curves.shape[0] > 100 and len({tuple(p) for p in curves.reshape(-1, 4)[::97]}) > 2
 
     # the saved model answers from the shell: the classes of the test images
     import numpy
@@ -45,3 +58,12 @@ def test_module_entry_point_and_options(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert "dense (Dense)                (None, 16)                1040      " in result.stdout
     assert "Epoch 2/2" in result.stdout and "test accuracy" in result.stdout
+    assert result.returncode == 0  # two epochs learn less, and that is a result, not a failure
+
+
+def test_min_accuracy_turns_a_low_accuracy_into_a_failure(tmp_path, capsys):
+    args = ["demo", "--epochs", "1", "--hidden", "4", "--history", str(tmp_path / "h.csv"),
+            "--save", str(tmp_path / "m.keras"), "--no-pictures", "--min-accuracy", "0.99"]
+    assert main(args) == 1
+    assert "is below --min-accuracy 0.99" in capsys.readouterr().out
+    assert not (tmp_path / "h-model.svg").exists()
