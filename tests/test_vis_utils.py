@@ -378,3 +378,16 @@ def test_seed002_diagram_example(tmp_path, capsys):
     for path, shape in zip(paths, ["(None, 1)", "(None, 1)", "(None, 2)"]):
         text = "".join(ET.parse(path).getroot().itertext())  # Graphviz's SVG or fcnet's
         assert "Dense_ly" in text and shape in text
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_graphviz_svg_is_not_cropped_by_the_dpi(tmp_path):
+    """Graphviz scales an SVG's content by dpi/72 inside an unscaled viewBox (cropping it
+    in every viewer); vector output is therefore drawn at 72 dpi."""
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.Dense(1)])
+    svg = keras.utils.model_to_dot(model, show_shapes=True, dpi=200).create(format="svg")
+    text = svg.decode()
+    width = float(re.search(r'<svg width="([\d.]+)pt"', text).group(1))
+    view_width = float(re.search(r'viewBox="[\d.]+ [\d.]+ ([\d.]+)', text).group(1))
+    assert abs(width - view_width) < 2
+    assert "scale(1 1)" in text

@@ -264,7 +264,10 @@ def _dpi(value) -> float:
 
 def _run_graphviz(exe: str, prog: str, fmt: str, source: str) -> bytes:
     """Runs Graphviz on ``source`` (no shell) and returns what it wrote."""
-    result = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"),
+    # Graphviz scales an SVG's content by dpi/72 inside a viewBox it does not scale,
+    # which crops the picture in every viewer: vector output is drawn at 72 dpi.
+    options = ["-Gdpi=72"] if fmt in ("svg", "pdf", "ps", "eps") else []
+    result = subprocess.run([exe, f"-T{fmt}", *options], input=source.encode("utf-8"),
                             capture_output=True, check=False)
     if result.returncode != 0 or not result.stdout:
         message = result.stderr.decode("utf-8", "replace").strip()
