@@ -8,7 +8,8 @@ from keras_training import WEIGHT_TOL, compiler, fit_both, training_keras
 import fcnet
 from fcnet.layers import Dense, Input
 from fcnet.layers.activation_layers import ReLU
-from fcnet.layers.normalization import BatchNormalization, LayerNormalization
+from fcnet.layers.layer_normalization import LayerNormalization
+from fcnet.layers.normalization import BatchNormalization
 from fcnet.testing import check_gradients
 
 RNG = np.random.default_rng(7)

@@ -13,10 +13,11 @@ from fcnet.layers.dropout import Dropout
 from fcnet.layers.embedding import Embedding
 from fcnet.layers.input_layer import Input, InputLayer
 from fcnet.layers.input_spec import InputSpec, KerasTensor
+from fcnet.layers.layer_normalization import LayerNormalization
 from fcnet.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from fcnet.layers.node import Node
 from fcnet.layers.noise import GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
-from fcnet.layers.normalization import BatchNormalization, LayerNormalization
+from fcnet.layers.normalization import BatchNormalization
 from fcnet.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
