@@ -18,6 +18,8 @@ class InputLayer(Layer):
         dtype: the input dtype (float32).
         batch_shape: the full shape, batch axis included (instead of ``shape``).
         name: the layer name (``input_layer``, ``input_layer_1``, …).
+
+    Math: ``y = x`` and ``dx = dy``: the data pass through unchanged.
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,

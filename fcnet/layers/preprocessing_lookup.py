@@ -324,6 +324,9 @@ class IntegerLookup(_IndexLookup):
     Args: as ``StringLookup``'s, with ``oov_token=-1`` and integer tokens;
     ``num_oov_indices > 1`` spreads OOV tokens over those indices by ``token mod n``.
 
+    Math: ``y = index of x in the vocabulary`` (an OOV index where it is absent). Integer
+    outputs have no gradient: nothing before a lookup trains through it.
+
     Example:
         >>> layer = IntegerLookup(vocabulary=[12, 36, 1138, 42])
         >>> layer(numpy.array([[12, 1138, 42], [42, 1000, 36]]))

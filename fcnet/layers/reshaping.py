@@ -48,8 +48,15 @@ class Flatten(Layer):
 class Reshape(Layer):
     """Reshapes each sample to ``target_shape`` (one axis may be -1).
 
+    ``y[n] = reshape(x[n], target_shape)``: the same values in the same (row-major)
+    order, so the gradient only changes shape back.
+
     Args:
         target_shape: the sample shape, batch axis excluded.
+
+    Input shape: ``(batch, *in_shape)``. Output shape: ``(batch, *target_shape)``.
+
+    Math: ``dx = reshape(dy, x.shape)``.
     """
 
     def __init__(self, target_shape, **kwargs):
