@@ -13,7 +13,6 @@ import html
 import os
 import re
 import shutil
-import subprocess
 
 HEADER_SIZE = 16  # the point sizes of Keras's labels: 16 for the name, 14 for the rest
 ROW_SIZE = 14
@@ -266,6 +265,8 @@ def _run_graphviz(exe: str, prog: str, fmt: str, source: str) -> bytes:
     """Runs Graphviz on ``source`` (no shell) and returns what it wrote."""
     # Graphviz scales an SVG's content by dpi/72 inside a viewBox it does not scale,
     # which crops the picture in every viewer: vector output is drawn at 72 dpi.
+    import subprocess  # here, not at import: it costs `import fcnet` 15 ms
+
     options = ["-Gdpi=72"] if fmt in ("svg", "pdf", "ps", "eps") else []
     result = subprocess.run([exe, f"-T{fmt}", *options], input=source.encode("utf-8"),
                             capture_output=True, check=False)
