@@ -259,3 +259,17 @@ def test_layer_without_backward_is_named_before_training():
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(NotImplementedError, match="square"):
         model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+
+
+def test_predict_of_one_quiet_batch_returns_arrays_of_its_own():
+    """One batch with verbose=0 skips the callback machinery; what it returns must not be
+    the model's reused output buffer, or a second predict would overwrite the first."""
+    model = keras.Sequential([Input((3,)), Dense(2, activation="relu"),
+                              Dense(2, activation="softmax")])
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    first = model.predict(x, verbose=0)
+    kept = first.copy()
+    second = model.predict(-x, verbose=0)
+    np.testing.assert_array_equal(first, kept)
+    assert not np.shares_memory(first, second)
+    np.testing.assert_allclose(first, model.predict(x, batch_size=1, verbose=0), rtol=1e-6)
