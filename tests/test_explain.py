@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from seed_models import seed003_cnn
 from test_layer_configs import CASES
 
 import fcnet as keras
@@ -70,21 +71,8 @@ def test_conv2d_strided_same_padding():
     assert f"= {2 * 3 * 3 * 3 * 8 * 5 * 5 + 5 * 5 * 8:,}\n" in text
 
 
-def _seed_003_cnn():
-    model = keras.Sequential()
-    model.add(layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation="relu"))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation="relu"))
-    model.add(layers.Flatten())
-    model.add(layers.Dense(64, activation="relu"))
-    model.add(layers.Dense(10))
-    return model
-
-
 def test_sequential_cnn_of_seed_003_per_layer_and_totals():
-    model = _seed_003_cnn()
+    model = seed003_cnn()
     text = _explain(model, batch_size=32)
     # shapes: 28 → 26 → 13 → 11 → 5 → 3, flattened 3·3·64 = 576
     for shape in ("y[32, 26, 26, 32]", "y[32, 13, 13, 32]", "y[32, 11, 11, 64]",

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from seed_models import seed003_cnn as cnn
 
 import fcnet as keras
 from fcnet import layers
@@ -38,20 +39,6 @@ def mlp():
     model = keras.Sequential([layers.Dense(32, activation="relu", input_shape=(784,),
                                            name="hidden"),
                               layers.Dense(10, activation="softmax", name="probs")])
-    return model
-
-
-def cnn():
-    """Seed 003's network, as the seed writes it."""
-    model = keras.models.Sequential()
-    model.add(layers.Conv2D(32, (3, 3), activation='relu', input_shape=(28, 28, 1)))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation='relu'))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation='relu'))
-    model.add(layers.Flatten())
-    model.add(layers.Dense(64, activation='relu'))
-    model.add(layers.Dense(10))
     return model
 
 
