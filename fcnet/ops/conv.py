@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 
-from numpy.lib.stride_tricks import as_strided
+import numpy
 
 from fcnet import backend
 from fcnet.ops import compiled
@@ -161,7 +161,10 @@ def _patch_view(x_padded, geometry: Geometry):
     strides = ((st[0],) + tuple(s * a for s, a in zip(geometry.strides, spatial))
                + (st[-1] * (channels // g),)
                + tuple(d * a for d, a in zip(geometry.dilation, spatial)) + (st[-1],))
-    return as_strided(x_padded, shape=shape, strides=strides, writeable=False)
+    if backend.xp.__name__ != "numpy":  # CuPy's as_strided has no `writeable`
+        return backend.xp.lib.stride_tricks.as_strided(x_padded, shape=shape, strides=strides)
+    return numpy.lib.stride_tricks.as_strided(x_padded, shape=shape, strides=strides,
+                                              writeable=False)
 
 
 def _buffer_axes(r: int, few: bool):
