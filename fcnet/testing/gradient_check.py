@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy
 
+from fcnet import backend
 from fcnet.backend import SeedGenerator, tree
 from fcnet.backend import random as backend_random
 from fcnet.layers import Layer, Step, weight_penalty
@@ -57,7 +58,7 @@ def check_gradients(model_or_layer: Layer, x, y=None, sample_weight=None, traini
     state = _State(target, frozen)
     try:
         for v in variables + frozen:
-            v._bind(numpy.array(v.value, dtype=numpy.float64), None)
+            v._bind(backend.xp.array(v.value, dtype=backend.xp.float64), None)
         parameters = FlatParameters(variables)
         state.save()
         objective = _objective(target, x64, y, sample_weight, parameters, training, seed, state)
@@ -150,7 +151,7 @@ def _objective(target, x, y, sample_weight, parameters, training, seed, state):
         step = Step(backward=False)
         out = tree.flatten(target.forward_step(inputs, training, step)[0])
         if not r:
-            r.extend(rng.normal(size=o.shape) for o in out)
+            r.extend(backend.xp.asarray(rng.normal(size=o.shape)) for o in out)
         total = sum(float((rk * o).sum()) for rk, o in zip(r, out))
         return total + sum(step.penalties) + weight_penalty(regularized)
 
@@ -169,10 +170,13 @@ def _objective(target, x, y, sample_weight, parameters, training, seed, state):
 
 
 def _as_float64(a):
-    """Float (and bool) inputs in float64; integer and string inputs (indices, tokens)
-    as they are: they are not differentiated."""
-    a = numpy.asarray(a)
-    return a if a.dtype.kind in "iuUSO" else numpy.array(a, dtype=numpy.float64)
+    """Float (and bool) inputs in float64 on the backend's device; integer and string
+    inputs (indices, tokens) as they are: they are not differentiated."""
+    if not hasattr(a, "dtype"):
+        a = numpy.asarray(a)
+    if a.dtype.kind in "iuUSO":
+        return a
+    return backend.xp.array(a, dtype=backend.xp.float64)
 
 
 def _input_names(x, flat_x) -> list[str]:
@@ -187,7 +191,7 @@ def _input_names(x, flat_x) -> list[str]:
 def _compare(name, array, grad, objective, x, epsilon, rtol, atol, max_checks, rng):
     if grad is None:
         raise AssertionError(f"Gradient check failed for {name}: backward returned None.")
-    grad = numpy.asarray(grad)
+    grad = backend.to_numpy(grad)
     if grad.shape != array.shape:
         raise AssertionError(f"Gradient check failed for {name}: gradient shape {grad.shape} "
                              f"differs from the array's shape {array.shape}.")
