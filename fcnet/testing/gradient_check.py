@@ -201,7 +201,7 @@ def _compare(name, array, grad, objective, x, epsilon, rtol, atol, max_checks, r
         indices = rng.choice(flat.size, max_checks, replace=False)
     worst_error, failure = 0.0, None
     for i in indices:
-        original = flat[i]
+        original = flat[i].copy()  # CuPy's flat[i] is a view of the entry
         flat[i] = original + epsilon
         plus = objective.value(x)
         flat[i] = original - epsilon
