@@ -4,6 +4,10 @@ One process-wide ``numpy.random.Generator`` serves every unseeded draw;
 ``set_random_seed(s)`` re-creates it (and seeds Python's and NumPy's legacy
 generators, as Keras does), so two runs with the same seed give the same
 weights, shuffles and dropout masks.
+
+In a data-parallel job each process holds some rows of the global batch;
+``batch_draw`` draws for the whole global batch and keeps those rows, so every
+process's generator stays in step and a mask does not depend on the split.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import random as _pyrandom
 
 import numpy
+
+from fcnet.backend import parallel
 
 _global = numpy.random.default_rng()
 
@@ -40,3 +46,21 @@ class SeedGenerator:
     def __init__(self, seed=None):
         self.seed = seed
         self.rng = numpy.random.default_rng(seed) if seed is not None else _global.spawn(1)[0]
+
+
+def batch_draw(draw, shape):
+    """``draw(shape)``: random values for a batch whose axis 0 holds samples.
+
+    During a data-parallel step (``parallel.rows()`` is ``(start, stop, total)`` and
+    ``shape[0] == stop - start``) it draws ``(total, *shape[1:])`` values, the global
+    batch's, and returns rows ``[start:stop]``; otherwise exactly ``draw(shape)``.
+
+    Args:
+        draw: a function of a shape returning an array of that shape.
+        shape: the local batch's shape.
+    """
+    window = parallel.rows()
+    if window is None or not shape or shape[0] != window[1] - window[0]:
+        return draw(shape)
+    start, stop, total = window
+    return draw((total,) + tuple(shape[1:]))[start:stop]

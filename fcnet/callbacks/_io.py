@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import sys
 
+from fcnet.backend import parallel
+
 
 def print_msg(message: str, line_break: bool = True) -> None:
-    """Writes ``message`` (plus a newline unless ``line_break=False``) to stdout."""
+    """Writes ``message`` (plus a newline unless ``line_break=False``) to stdout; in a
+    data-parallel job only rank 0 writes."""
+    if not parallel.is_chief():
+        return
     stream = sys.stdout
     stream.write(f"{message}\n" if line_break else message)
     stream.flush()

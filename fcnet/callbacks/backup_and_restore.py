@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
+from fcnet.backend import parallel
 from fcnet.callbacks import _training_state
 from fcnet.callbacks._save_schedule import batch_save_due
 from fcnet.callbacks.callback import Callback
@@ -138,6 +139,8 @@ class BackupAndRestore(Callback):
             self._save()
 
     def _save(self) -> None:
+        if not parallel.is_chief():  # data parallel: rank 0 writes, every rank restores
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._state_path):
             with open(self._state_path, "rb") as source, _training_state.replacing(
@@ -147,5 +150,5 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         self._pending = False
-        if self.delete_checkpoint and os.path.exists(self.backup_dir):
+        if self.delete_checkpoint and parallel.is_chief() and os.path.exists(self.backup_dir):
             shutil.rmtree(self.backup_dir)

@@ -6,6 +6,7 @@ import csv
 import os
 from collections.abc import Iterable
 
+from fcnet.backend import parallel
 from fcnet.callbacks.callback import Callback
 
 
@@ -41,6 +42,8 @@ class CSVLogger(Callback):
         self.csv_file = None
 
     def on_train_begin(self, logs=None):
+        if not parallel.is_chief():  # data parallel: rank 0 writes the log
+            return
         if self.append:
             if os.path.exists(self.filename):
                 with open(self.filename, newline="") as f:
@@ -55,6 +58,8 @@ class CSVLogger(Callback):
         self.keys = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.csv_file is None:  # not this process's log to write
+            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)

@@ -7,6 +7,7 @@ import warnings
 
 import numpy
 
+from fcnet.backend import parallel
 from fcnet.callbacks._io import print_msg
 from fcnet.callbacks._save_schedule import batch_save_due
 from fcnet.callbacks.monitor_callback import MonitorCallback
@@ -135,6 +136,8 @@ class ModelCheckpoint(MonitorCallback):
         if os.path.isdir(filepath):
             raise OSError("Please specify a non-directory filepath for ModelCheckpoint. "
                           f"Filepath used is an existing directory: {filepath}")
+        if not parallel.is_chief():  # data parallel: rank 0 writes the one model
+            return
         folder = os.path.dirname(filepath)
         if folder:
             os.makedirs(folder, exist_ok=True)

@@ -33,7 +33,12 @@ class Dropout(Layer):
             return x, None
         shape = x.shape if self.noise_shape is None else tuple(
             x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
-        keep = self._generator.rng.random(shape) >= self.rate
+        rng = self._generator.rng
+        if self.noise_shape is None or self.noise_shape[0] is None:
+            # One draw per sample of the global batch, whatever the data-parallel split.
+            keep = backend.random.batch_draw(rng.random, shape) >= self.rate
+        else:  # a mask shared by every sample
+            keep = rng.random(shape) >= self.rate
         scale = backend.xp.asarray(keep, dtype=x.dtype) / x.dtype.type(1 - self.rate)
         return x * scale, scale
 

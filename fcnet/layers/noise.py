@@ -27,8 +27,9 @@ def _normal(generator, shape, dtype, mean, stddev):
     """``N(mean, stddev²)`` samples of ``dtype`` (float32 drawn as float32)."""
     xp = backend.xp
     dtype = xp.dtype(dtype)
-    draw = generator.rng.standard_normal(shape, dtype=dtype if dtype.kind == "f"
-                                         and dtype.itemsize in (4, 8) else "float64")
+    drawn = dtype if dtype.kind == "f" and dtype.itemsize in (4, 8) else "float64"
+    draw = backend.random.batch_draw(
+        lambda size: generator.rng.standard_normal(size, dtype=drawn), shape)
     noise = xp.asarray(draw, dtype=dtype)
     noise *= dtype.type(stddev)
     if mean:

@@ -7,6 +7,8 @@ gradient checker so both minimise the same objective.
 
 from __future__ import annotations
 
+from fcnet.backend import parallel
+
 
 def weight_penalty(variables) -> float:
     """``Σ R(w)`` over the regularized variables (no gradients: for evaluation)."""
@@ -25,7 +27,12 @@ def penalties_and_gradients(variables) -> float:
 
 
 def _batch_scale(y) -> float:
+    """``1 / batch``; in a data-parallel step, the global batch's size (the processes'
+    penalties then add up to the global batch's)."""
     batch = y.shape[0] if y.ndim > 0 else 1
+    window = parallel.rows()
+    if window is not None and batch == window[1] - window[0]:
+        batch = window[2]
     return 1.0 / batch if batch else 0.0
 
 

@@ -259,7 +259,7 @@ class ArrayBatches:
 
     raw = False  # the batches are converted and matched to the outputs already
 
-    def __init__(self, arrays, batch_size: int, shuffle: bool = False, rng=None):
+    def __init__(self, arrays, batch_size: int, shuffle: bool = False, rng=None, shard=None):
         x, ys, sws = arrays
         self.x_structure = x if tree.is_nested(x) else None
         self.leaves = tree.flatten(x) + list(ys) + list(sws or [])
@@ -270,6 +270,10 @@ class ArrayBatches:
         self.n = len(self.leaves[0])
         self.steps = math.ceil(self.n / batch_size)
         self.order = None  # the current epoch's permutation (None: data order)
+        # Data parallel: (rank, world_size); each batch then holds this process's rows
+        # of the global batch, and `window` is (start, stop, global batch rows).
+        self.shard = shard
+        self.window = None
 
     def epoch(self, order=None, start: int = 0):
         """Yields ``(x, ys, sample_weights)`` batches; shuffled batches are gathered one at
@@ -286,10 +290,22 @@ class ArrayBatches:
         size, nx, ny = self.batch_size, self.nx, self.ny
         for first in range(start * size, self.n, size):
             rows = slice(first, first + size) if order is None else order[first:first + size]
+            if self.shard is not None:
+                rows = self._shard_rows(rows, first)
             batch = [None if a is None else a[rows] for a in self.leaves]
             x = batch[0] if self.x_structure is None else tree.pack_sequence_as(
                 self.x_structure, batch[:nx])
             yield x, batch[nx:nx + ny], batch[nx + ny:] if self.with_weights else None
+
+
+    def _shard_rows(self, rows, first):
+        total = min(self.batch_size, self.n - first)
+        rank, world_size = self.shard
+        start, stop = total * rank // world_size, total * (rank + 1) // world_size
+        self.window = (start, stop, total)
+        if isinstance(rows, slice):
+            return slice(first + start, first + stop)
+        return rows[start:stop]
 
 
 class IterableBatches:
@@ -297,8 +313,10 @@ class IterableBatches:
 
     raw = True  # the targets are as the source gives them
 
-    def __init__(self, source, steps=None):
+    def __init__(self, source, steps=None, shard=None):
         self.source = source
+        self.shard = shard  # as ArrayBatches's: every process reads every batch
+        self.window = None
         self.steps = steps if steps is not None else (
             len(source) if isinstance(source, PyDataset) else None)
         self._iterator = None
@@ -308,7 +326,7 @@ class IterableBatches:
         there; a generator's first ``start`` batches are drawn and dropped."""
         if isinstance(self.source, PyDataset):
             for i in range(start, self.steps):
-                yield _unpack(self.source[i])
+                yield self._local(_unpack(self.source[i]))
             self.source.on_epoch_end()
             return
         if self._iterator is None or self.steps is None:
@@ -316,9 +334,20 @@ class IterableBatches:
         for i, item in enumerate(self._iterator):
             if i < start:
                 continue
-            yield _unpack(item)
+            yield self._local(_unpack(item))
             if self.steps is not None and i + 1 >= self.steps:
                 return
+
+    def _local(self, batch):
+        """This process's rows of a global batch (the whole batch without a shard)."""
+        if self.shard is None:
+            return batch
+        total = len(tree.flatten(batch[0])[0])
+        rank, world_size = self.shard
+        start, stop = total * rank // world_size, total * (rank + 1) // world_size
+        self.window = (start, stop, total)
+        return tuple(None if part is None else tree.map_structure(
+            lambda a: numpy.asarray(a)[start:stop], part) for part in batch)
 
 
 def _unpack(item):
@@ -327,3 +356,19 @@ def _unpack(item):
         return as_inputs(item), None, None
     x, y, sw = (tuple(item) + (None, None))[:3]
     return as_inputs(x), y, sw
+
+
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` checked (32 when None, as Keras)."""
+    if batch_size is None:
+        return 32
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"`batch_size` must be a positive integer. Received: "
+                         f"batch_size={batch_size}")
+    return batch_size
+
+
+def is_iterator(x) -> bool:
+    """Whether ``x`` is a generator or iterable of batches (not arrays with a length)."""
+    return hasattr(x, "__next__") or (hasattr(x, "__iter__") and not hasattr(x, "__len__")
+                                       and not isinstance(x, (str, bytes)))

@@ -25,6 +25,8 @@ _FUSABLE = {activations.softmax: "softmax", activations.sigmoid: "sigmoid"}
 class TrainStep:
     """``run(x, ys, sample_weights) -> (loss, per-output losses, outputs)``."""
 
+    updates_metrics = False  # the caller updates the metrics from the outputs
+
     def __init__(self, model, parameters, compiled):
         self.model = model
         self.parameters = parameters

@@ -17,22 +17,25 @@ import numpy
 
 from fcnet import backend, losses
 from fcnet import optimizers as optimizers_module
-from fcnet.backend import blas_threads, tree
+from fcnet.backend import blas_threads, parallel, tree
 from fcnet.backend.blas_threads import NO_GOVERNOR
 from fcnet.callbacks import CallbackList, History
 from fcnet.layers import InputLayer, Layer, Step, weight_penalty
 from fcnet.models import data_adapter as adapter
+from fcnet.models import sharded
 from fcnet.models.compile_utils import CompiledOutputs
 from fcnet.models.fit_progress import FitProgress
+from fcnet.models.on_batch import OnBatch
 from fcnet.models.outputs import Means, Outputs, batch_len
 from fcnet.models.parameters import FlatParameters
 from fcnet.models.step import TrainStep
 
 
-class Trainer(Outputs):
+class Trainer(OnBatch, Outputs):
     """The training API shared by every model."""
 
     _governor = None
+    _dist = None  # the data-parallel distribution during fit/evaluate (None: one process)
 
     compiled = False
     stop_training = False
@@ -80,7 +83,9 @@ class Trainer(Outputs):
                         "`backward()`, so the model cannot be trained. Define "
                         "`backward(self, ctx, dy)` returning the input gradient.")
         self._pack_parameters()
-        self._step = TrainStep(self, self._parameters, self._compiled)
+        dist = parallel.active()
+        self._step = TrainStep(self, self._parameters, self._compiled) if dist is None \
+            else sharded.ShardedTrainStep(self, self._parameters, self._compiled, dist)
 
     def _pack_parameters(self) -> None:
         """Packs the trainable variables into the flat buffer and builds the optimizer's
@@ -102,7 +107,8 @@ class Trainer(Outputs):
             validation_batch_size=None, validation_freq=1):
         """Trains for ``epochs`` epochs; returns the ``History``."""
         self._require_compiled()
-        batch_size = _batch_size(batch_size)
+        batch_size = adapter.check_batch_size(batch_size)
+        self._dist = parallel.active()
         data, val = self._training_data(x, y, sample_weight, class_weight, validation_split,
                                         validation_data, batch_size, shuffle, steps_per_epoch,
                                         validation_batch_size or batch_size)
@@ -123,6 +129,8 @@ class Trainer(Outputs):
             resume.restore_callbacks(callback_list)
             if self._step is not None:  # else at the first batch, once the model is ready
                 resume.restore_model(self)
+        if self._dist is not None and self._step is not None:
+            sharded.broadcast_state(self, self._dist)
         logs = {}
         self._governor = blas_threads.governor().begin() if backend.xp is numpy else None
         try:
@@ -139,11 +147,18 @@ class Trainer(Outputs):
                 progress.finish(epoch)
                 if self.stop_training:
                     break
+        except BaseException as error:
+            if self._dist is not None:  # the other processes would wait for this one
+                self._dist.abort(error)
+            raise
         finally:
             if self._governor is not None:  # BLAS gets its own thread count back
                 self._governor.restore()
             self._governor = None
         self._fit_progress = None
+        if self._dist is not None:
+            sharded.average_non_trainable(self, self._dist)
+            self._dist = None
         if self.optimizer.use_ema:  # Keras ends training on the averaged weights
             self.optimizer.finalize_variable_values()
         callback_list.on_train_end(logs)
@@ -170,18 +185,25 @@ class Trainer(Outputs):
                 self._prepare(xb)
                 if resume is not None:
                     resume.restore_model(self)
+                if self._dist is not None:
+                    sharded.broadcast_state(self, self._dist)
             if data.raw:
                 xb, ys, sws = self._batch_from_source(xb, ys, sws)
             if hooks:
                 callback_list.on_train_batch_begin(index)
             governor.before_step()
-            value, parts, outputs = self._step.run(xb, ys, sws)
+            if self._dist is None:
+                value, parts, outputs = self._step.run(xb, ys, sws)
+            else:
+                with parallel.batch_rows(data.window):
+                    value, parts, outputs = self._step.run(xb, ys, sws)
             governor.after_step()
             if resume is not None:  # the metrics exist from the first batch on
                 resume.restore_metrics(self, ys, outputs)
                 resume = None
-            self._update_metrics(ys, outputs, sws)
-            means.add(batch_len(xb), value, parts)
+            if not self._step.updates_metrics:
+                self._update_metrics(ys, outputs, sws)
+            means.add(batch_len(xb) if self._dist is None else data.window[2], value, parts)
             progress.batch = index + 1
             if hooks:
                 logs = self._logs(means)
@@ -205,8 +227,9 @@ class Trainer(Outputs):
     def _training_data(self, x, y, sample_weight, class_weight, validation_split,
                        validation_data, batch_size, shuffle, steps_per_epoch, val_batch_size):
         val = None
-        if isinstance(x, adapter.PyDataset) or _is_iterator(x):
-            data = adapter.IterableBatches(x, steps_per_epoch)
+        shard = None if self._dist is None else (self._dist.rank, self._dist.world_size)
+        if isinstance(x, adapter.PyDataset) or adapter.is_iterator(x):
+            data = adapter.IterableBatches(x, steps_per_epoch, shard)
             self._step = None
         else:
             arrays = self._data(x, y, sample_weight, class_weight)
@@ -214,33 +237,38 @@ class Trainer(Outputs):
             self._prepare(arrays[0])
             if validation_data is None and validation_split:
                 arrays, val_arrays = adapter.split_validation(arrays, validation_split)
-                val = adapter.ArrayBatches(val_arrays, val_batch_size)
+                val = adapter.ArrayBatches(val_arrays, val_batch_size, shard=shard)
             data = adapter.ArrayBatches(arrays, batch_size, shuffle=bool(shuffle),
-                                        rng=backend.generator())
+                                        rng=backend.generator(), shard=shard)
         if validation_data is not None:
-            val = self._evaluation_data(validation_data, val_batch_size)
+            val = self._evaluation_data(validation_data, val_batch_size, shard)
         return data, val
 
-    def _evaluation_data(self, validation_data, batch_size):
-        if isinstance(validation_data, adapter.PyDataset) or _is_iterator(validation_data):
-            return adapter.IterableBatches(validation_data)
+    def _evaluation_data(self, validation_data, batch_size, shard=None):
+        if isinstance(validation_data, adapter.PyDataset) or adapter.is_iterator(validation_data):
+            return adapter.IterableBatches(validation_data, shard=shard)
         vx, vy, vsw = (tuple(validation_data) + (None,))[:3]
-        return adapter.ArrayBatches(self._data(vx, vy, vsw), batch_size)
+        return adapter.ArrayBatches(self._data(vx, vy, vsw), batch_size, shard=shard)
 
     # ------------------------------------------------------------------ evaluate / predict
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """The loss (and metrics) over the data: a float, a list, or a dict."""
         self._require_compiled()
-        batch_size = _batch_size(batch_size)
-        if isinstance(x, adapter.PyDataset) or _is_iterator(x):
-            data = adapter.IterableBatches(x, steps)
+        batch_size = adapter.check_batch_size(batch_size)
+        dist = self._dist = parallel.active()
+        shard = None if dist is None else (dist.rank, dist.world_size)
+        if isinstance(x, adapter.PyDataset) or adapter.is_iterator(x):
+            data = adapter.IterableBatches(x, steps, shard)
         else:
-            data = adapter.ArrayBatches(self._data(x, y, sample_weight), batch_size)
+            data = adapter.ArrayBatches(self._data(x, y, sample_weight), batch_size, shard=shard)
         verbose = 1 if verbose == "auto" else verbose
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=steps or data.steps)
-        logs = self._evaluate_batches(data, callback_list, steps)
+        try:
+            logs = self._evaluate_batches(data, callback_list, steps)
+        finally:
+            self._dist = None
         return self._result(logs, return_dict)
 
     def _evaluate_batches(self, data, callback_list, steps=None) -> dict:
@@ -257,8 +285,13 @@ class Trainer(Outputs):
             means = means or Means(len(self._compiled.names) + 1)
             if hooks:
                 callback_list.on_test_batch_begin(index)
-            value, parts = self._test_step(xb, ys, sws)
-            means.add(batch_len(xb), value, parts)
+            if self._dist is None:
+                value, parts = self._test_step(xb, ys, sws)
+                means.add(batch_len(xb), value, parts)
+            else:
+                with parallel.batch_rows(data.window):
+                    value, parts = sharded.test_step(self, self._dist, xb, ys, sws)
+                means.add(data.window[2], value, parts)
             if hooks:
                 callback_list.on_test_batch_end(index, self._logs(means))
         if means is None:
@@ -291,12 +324,16 @@ class Trainer(Outputs):
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs as NumPy arrays (batches concatenated): one array, or a
         list or dict of them for a model with several outputs."""
-        batch_size = _batch_size(batch_size)
-        if isinstance(x, adapter.PyDataset) or _is_iterator(x):
+        batch_size = adapter.check_batch_size(batch_size)
+        if isinstance(x, adapter.PyDataset) or adapter.is_iterator(x):
             data = adapter.IterableBatches(x, steps)
         else:
             x = adapter.as_inputs(x, model=self)
             adapter.check_not_empty(x)
+            dist = parallel.active() if steps is None else None
+            if dist is not None:  # each process predicts a block of rows; all get all
+                return sharded.predict(self, dist, x, lambda part: self._predict_local(
+                    part, batch_size, verbose, callbacks))
             data = adapter.ArrayBatches((x, [], None), batch_size)
         verbose = 1 if verbose == "auto" else verbose
         if verbose == 0 and not callbacks and data.steps == 1 and isinstance(
@@ -324,6 +361,13 @@ class Trainer(Outputs):
         return tree.pack_sequence_as(outputs[0], [
             numpy.concatenate(parts) for parts in zip(*[tree.flatten(o) for o in outputs])])
 
+    def _predict_local(self, x, batch_size, verbose, callbacks):
+        token = parallel.suspend()
+        try:
+            return self.predict(x, batch_size, verbose, None, callbacks)
+        finally:
+            parallel.resume(token)
+
     def _predict_batch(self, x):
         self._build_from_data(x)
         x = adapter.to_device(x)[0]
@@ -331,28 +375,6 @@ class Trainer(Outputs):
         return tree.map_structure(backend.to_numpy, y)
 
     # ------------------------------------------------------------------ on_batch
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
-                       return_dict=False):
-        """One gradient step on exactly these arrays; returns the loss (and metrics)."""
-        self._require_compiled()
-        x, ys, sws = self._data(x, y, sample_weight, class_weight)
-        self._check_targets(ys)
-        self._prepare(x)
-        self._reset_metrics()
-        value, parts, outputs = self._step.run(x, ys, sws)
-        self._update_metrics(ys, outputs, sws)
-        return self._result(self._logs(Means.of(batch_len(x), value, parts)),
-                            return_dict)
-
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        """The loss (and metrics) on exactly these arrays, without an update."""
-        self._require_compiled()
-        x, ys, sws = self._data(x, y, sample_weight)
-        self._reset_metrics()
-        value, parts = self._test_step(x, ys, sws)
-        return self._result(self._logs(Means.of(batch_len(x), value, parts)),
-                            return_dict)
-
     def predict_on_batch(self, x):
         """The outputs for exactly this batch, as NumPy arrays."""
         x = adapter.as_inputs(x, model=self)
@@ -364,20 +386,6 @@ class Trainer(Outputs):
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
-
-
-def _batch_size(batch_size) -> int:
-    if batch_size is None:
-        return 32
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"`batch_size` must be a positive integer. Received: "
-                         f"batch_size={batch_size}")
-    return batch_size
-
-
-def _is_iterator(x) -> bool:
-    return hasattr(x, "__next__") or (hasattr(x, "__iter__") and not hasattr(x, "__len__")
-                                       and not isinstance(x, (str, bytes)))
 
 
 def _lacks_backward(layer: Layer) -> bool:
