@@ -13,7 +13,7 @@ FLOORS = {
     "variables": 4, "layers": 4,
     "optimizers": 5, "callbacks": 5,
     "models": 6,
-    "saving": 7, "distributed": 7, "utils": 7, "datasets": 7, "testing": 7,
+    "saving": 7, "distribution": 7, "distributed": 7, "utils": 7, "datasets": 7, "testing": 7,
     "__init__": 8, "__main__": 8,
 }
 

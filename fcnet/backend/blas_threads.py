@@ -108,6 +108,19 @@ def governor() -> ThreadGovernor:
     return _SHARED
 
 
+def limit_threads(threads: int) -> None:
+    """Caps every BLAS and OpenMP thread pool of the process at ``threads`` (through
+    threadpoolctl; a data-parallel process's share of the cores); the governor starts
+    afresh from that count."""
+    global _SHARED
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=threads)
+    _SHARED = None
+
+
 class _NoGovernor:
     """Steps without thread steering (CuPy, or a step outside ``fit``)."""
 
