@@ -14,6 +14,7 @@ FLOORS = {
     "optimizers": 5, "callbacks": 5,
     "models": 6,
     "saving": 7, "distribution": 7, "distributed": 7, "utils": 7, "datasets": 7, "testing": 7,
+    "wrappers": 7,
     "__init__": 8, "__main__": 8,
 }
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from statistics import median
 
 
 class ThreadGovernor:
@@ -73,7 +72,7 @@ class ThreadGovernor:
         self.probing = False
         other = self._other()
         self.times[other].append(seconds)
-        if median(self.times[other]) < median(self.times[self.mode]):
+        if _median(self.times[other]) < _median(self.times[self.mode]):
             self.mode, self.switches = other, self.switches + 1  # the other way is faster
             self.interval = self.probe_every
         else:
@@ -146,3 +145,10 @@ def _blas_libraries() -> list:
         return list(ThreadpoolController().select(user_api="blas").lib_controllers)
     except Exception:  # an unusual BLAS that threadpoolctl cannot steer: leave it alone
         return []
+
+
+def _median(values) -> float:
+    """The median of a few step times (``statistics`` costs milliseconds to import)."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
