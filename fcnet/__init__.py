@@ -18,6 +18,7 @@ from fcnet import (
     callbacks,
     constraints,
     datasets,
+    distribution,
     initializers,
     layers,
     losses,
@@ -42,13 +43,14 @@ __version__ = "0.1.0"
 keras = _sys.modules[__name__]
 _sys.modules.setdefault(__name__ + ".keras", keras)
 for _name in ("activations", "backend", "callbacks", "constraints", "datasets",
-              "initializers", "layers", "losses", "metrics", "models", "optimizers", "random",
-              "regularizers", "saving", "utils"):
+              "distribution", "initializers", "layers", "losses", "metrics", "models",
+              "optimizers", "random", "regularizers", "saving", "utils"):
     _sys.modules.setdefault(f"{__name__}.keras.{_name}", getattr(keras, _name))
 del _name
 
 __all__ = [
     "Input", "InputLayer", "Layer", "Model", "Sequential", "Variable", "activations", "backend",
-    "callbacks", "constraints", "datasets", "initializers", "keras", "layers", "losses", "metrics",
-    "models", "optimizers", "random", "regularizers", "saving", "testing", "utils", "__version__",
+    "callbacks", "constraints", "datasets", "distribution", "initializers", "keras", "layers",
+    "losses", "metrics", "models", "optimizers", "random", "regularizers", "saving", "testing",
+    "utils", "__version__",
 ]
