@@ -5,8 +5,8 @@ import numpy
 import pytest
 
 import fcnet
-from fcnet.backend import blas_threads
-from fcnet.backend.blas_threads import ThreadGovernor
+from fcnet.backend import blas_threads, thread_team
+from fcnet.backend.blas_threads import TEAM, ThreadGovernor
 
 
 class FakeBlas:
@@ -20,15 +20,21 @@ class FakeBlas:
 
 def _governor(monkeypatch, blas, **kwargs):
     monkeypatch.setattr(blas_threads, "_blas_libraries", lambda: [blas])
+    monkeypatch.setattr(thread_team, "_TEAM", thread_team.ThreadTeam(2))
     monkeypatch.delenv("FCNET_BLAS_GOVERNOR", raising=False)
+    monkeypatch.delenv("FCNET_THREAD_TEAM", raising=False)
     return ThreadGovernor(**kwargs)
 
 
-def _drive(governor, blas, seconds_by_threads, steps, clock):
-    """Runs ``steps`` steps whose duration depends on the thread count in force."""
+def _mode_now(blas):
+    return TEAM if thread_team._TEAM.active else blas.num_threads
+
+
+def _drive(governor, blas, seconds_by_mode, steps, clock):
+    """Runs ``steps`` steps whose duration depends on the mode in force."""
     for _ in range(steps):
         governor.before_step()
-        clock[0] += seconds_by_threads[blas.num_threads]
+        clock[0] += seconds_by_mode[_mode_now(blas)]
         governor.after_step()
 
 
@@ -39,38 +45,82 @@ def clock(monkeypatch):
     return now
 
 
+IDLE = {2: 0.002, 1: 0.0035, TEAM: 0.0024}
+ONE_CORE_BUSY = {2: 0.040, 1: 0.0036, TEAM: 0.0028}  # the team gets a core and a half
+CROWDED = {2: 0.040, 1: 0.0036, TEAM: 0.0060}
+
+
 def test_an_idle_machine_keeps_blas_threads_and_probes_ever_less(monkeypatch, clock):
     blas = FakeBlas()
     governor = _governor(monkeypatch, blas, probe_every=8, max_probe_every=64)
-    _drive(governor, blas, {2: 0.002, 1: 0.0035}, 400, clock)
+    _drive(governor, blas, IDLE, 400, clock)
     assert governor.mode == 2 and blas.num_threads == 2 and governor.switches == 0
-    probes = blas.history.count(1)
-    assert 4 <= probes <= 10  # 8, 16, 32, 64, 64, ...: the probing interval doubles
+    assert not thread_team._TEAM.active
+    assert 4 <= governor.probes <= 10  # 8, 16, 32, 64, 64, ...: the interval doubles
     assert governor.interval == 64
+    assert {len(governor.times[m]) > 0 for m in (1, TEAM)} == {True}  # both were tried
 
 
-def test_a_busy_machine_moves_to_one_thread_and_back_when_the_load_goes(monkeypatch, clock):
+def test_the_governor_follows_the_load_through_every_mode(monkeypatch, clock):
     blas = FakeBlas()
     governor = _governor(monkeypatch, blas, probe_every=4, max_probe_every=16)
-    _drive(governor, blas, {2: 0.002, 1: 0.0035}, 20, clock)        # idle
-    _drive(governor, blas, {2: 0.040, 1: 0.0036}, 80, clock)        # spinning threads
-    assert governor.mode == 1 and blas.num_threads == 1
-    _drive(governor, blas, {2: 0.002, 1: 0.0035}, 200, clock)       # idle again
-    assert governor.mode == 2 and blas.num_threads == 2
-    assert governor.switches == 2
+    _drive(governor, blas, IDLE, 20, clock)
+    assert governor.mode == 2
+    _drive(governor, blas, ONE_CORE_BUSY, 120, clock)
+    assert governor.mode == TEAM and blas.num_threads == 1 and thread_team._TEAM.active
+    _drive(governor, blas, CROWDED, 200, clock)
+    assert governor.mode == 1 and blas.num_threads == 1 and not thread_team._TEAM.active
+    _drive(governor, blas, IDLE, 300, clock)
+    assert governor.mode == 2 and blas.num_threads == 2 and not thread_team._TEAM.active
     governor.restore()
     assert blas.num_threads == 2
+
+
+def test_restore_gives_blas_its_threads_back_and_stops_the_team(monkeypatch, clock):
+    blas = FakeBlas()
+    governor = _governor(monkeypatch, blas, probe_every=2, max_probe_every=4)
+    _drive(governor, blas, ONE_CORE_BUSY, 60, clock)
+    assert governor.mode == TEAM and thread_team._TEAM.active
+    governor.restore()
+    assert blas.num_threads == 2 and not thread_team._TEAM.active
+    governor.begin()  # the next fit starts where this one left off
+    assert blas.num_threads == 1 and thread_team._TEAM.active
+    governor.restore()
+
+
+def test_without_the_team_the_governor_chooses_between_thread_counts(monkeypatch, clock):
+    blas = FakeBlas()
+    monkeypatch.setenv("FCNET_THREAD_TEAM", "0")
+    monkeypatch.setattr(blas_threads, "_blas_libraries", lambda: [blas])
+    monkeypatch.setattr(thread_team, "_TEAM", thread_team.ThreadTeam(2))
+    governor = ThreadGovernor(probe_every=4, max_probe_every=16)
+    assert governor.modes == [2, 1]
+    _drive(governor, blas, ONE_CORE_BUSY, 100, clock)
+    assert governor.mode == 1 and not thread_team._TEAM.active
 
 
 def test_small_steps_and_single_thread_blas_are_left_alone(monkeypatch, clock):
     blas = FakeBlas()
     governor = _governor(monkeypatch, blas, probe_every=2)
-    _drive(governor, blas, {2: 1e-5, 1: 1e-5}, 50, clock)
+    _drive(governor, blas, {2: 1e-5, 1: 1e-5, TEAM: 1e-5}, 50, clock)
     assert not governor.active and blas.history == []
     one = _governor(monkeypatch, FakeBlas(threads=1))
     assert not one.active
     monkeypatch.setenv("FCNET_BLAS_GOVERNOR", "0")
     assert not ThreadGovernor().active
+
+
+def test_steps_that_become_small_leave_blas_with_its_own_threads(monkeypatch, clock):
+    """Regression: a governor that stopped in the one-thread mode left BLAS at one thread
+    after fit (restore() did nothing once inactive)."""
+    blas = FakeBlas()
+    governor = _governor(monkeypatch, blas, probe_every=2, max_probe_every=4)
+    _drive(governor, blas, CROWDED, 40, clock)
+    assert governor.mode == 1
+    _drive(governor, blas, {2: 1e-5, 1: 1e-5, TEAM: 1e-5}, 10, clock)
+    assert not governor.active and blas.num_threads == 2
+    governor.restore()
+    assert blas.num_threads == 2
 
 
 def _fit(monkeypatch, governor_class):
@@ -86,12 +136,21 @@ def _fit(monkeypatch, governor_class):
     return model.get_weights()
 
 
-def test_training_gives_the_same_weights_in_either_mode(monkeypatch):
+def test_training_gives_the_same_weights_in_every_mode(monkeypatch):
     class Switching(ThreadGovernor):
-        """Tries the other thread count at every step (and takes it when it was faster)."""
+        """Tries another mode at every step (and takes it when it was faster)."""
 
         def __init__(self):
-            super().__init__(probe_every=1, max_probe_every=1)
+            super().__init__(probe_every=1, max_probe_every=1, team=True)
+            self.min_step_seconds = 0.0
+
+    class Team(ThreadGovernor):
+        """Every step in the team mode."""
+
+        def __init__(self):
+            super().__init__(team=True)
+            self.mode, self.probe_every = TEAM, 10**9
+            self.interval = self.until_probe = 10**9
             self.min_step_seconds = 0.0
 
     class Off(ThreadGovernor):
@@ -99,10 +158,24 @@ def test_training_gives_the_same_weights_in_either_mode(monkeypatch):
             super().__init__()
             self.active = False
 
+    monkeypatch.setattr(thread_team, "_TEAM", thread_team.ThreadTeam(2))
+    calls = []  # for each product: whether the team split it
+    original = thread_team.ThreadTeam.matmul
+
+    def matmul(self, a, b, out=None):
+        calls.append(self.active and len(self.bounds(a.shape[0])) > 1)
+        return original(self, a, b, out=out)
+
+    monkeypatch.setattr(thread_team.ThreadTeam, "matmul", matmul)
+    plain = _fit(monkeypatch, Off)
+    assert not any(calls)
+    teamed = _fit(monkeypatch, Team)
+    assert sum(calls) >= 8 * 5  # 8 steps x 5 products, each split into blocks
+    assert not thread_team._TEAM.active  # stopped when fit ended
     switching = _fit(monkeypatch, Switching)
     shared = blas_threads._SHARED
-    if shared.active:  # BLAS runs several threads here: half the steps ran on one
+    if shared.active:  # BLAS runs several threads here: the steps ran in all three modes
         assert shared.probes >= 8
-    plain = _fit(monkeypatch, Off)
-    for a, b in zip(switching, plain):
-        numpy.testing.assert_array_equal(a, b)
+    for a, b, c in zip(plain, teamed, switching):
+        numpy.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+        numpy.testing.assert_allclose(c, a, rtol=1e-6, atol=1e-7)

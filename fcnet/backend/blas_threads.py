@@ -3,19 +3,28 @@
 OpenBLAS's threads wait for each other by spinning. When another process takes a
 core, a thread that waits spins through the time slice its partner needs, and a
 matrix product that took 0.3 ms can take 10 ms (two trainings at once: ×20). One BLAS
-thread per process has no partner to wait for.
+thread per process has no partner to wait for, but leaves a core idle when only part
+of it is taken (one busy process on two cores).
 
-`ThreadGovernor` times each training step and runs it with BLAS's own thread count
-(the fast way on an idle machine) or with one thread (the fast way on a busy one),
-whichever its recent steps show to be faster. It keeps a running median of both
-modes: every ``probe_every`` steps it tries the other mode for one step, and each probe
-that confirms the current mode doubles the interval (up to ``max_probe_every``), so on
-a machine whose load does not change, probing costs almost nothing. Threads are set
-through threadpoolctl (a public interface); without it, or with a BLAS of one thread,
-the governor does nothing. ``FCNET_BLAS_GOVERNOR=0`` turns it off.
+`ThreadGovernor` times each training step and runs it in one of three modes, whichever
+its recent steps show to be the fastest:
+
+- ``threads`` (an int > 1): BLAS's own thread count, the fast way on an idle machine;
+- ``1``: one BLAS thread, the fast way on a crowded one;
+- ``"team"``: one BLAS thread per product block, the products' rows shared by
+  ``fcnet.backend.thread_team``'s threads, which block rather than spin while they wait,
+  so a thread that gets part of a core does part of the work (one core busy).
+
+It keeps a running median of each mode: every ``probe_every`` steps it tries the next
+other mode for one step, and each probe that confirms the current mode doubles the
+interval (up to ``max_probe_every``), so on a machine whose load does not change,
+probing costs almost nothing. Threads are set through threadpoolctl (a public
+interface); without it, or with a BLAS of one thread, the governor does nothing.
+``FCNET_BLAS_GOVERNOR=0`` turns it off and ``FCNET_THREAD_TEAM=0`` leaves the team out.
 
 The thread count changes how a product is split between threads, never the order of
-any sum, so the results do not depend on the mode.
+any sum, so the results do not depend on the mode (the team's blocks of rows agree with
+whole products to float32 rounding).
 """
 
 from __future__ import annotations
@@ -24,64 +33,81 @@ import os
 import time
 from collections import deque
 
+from fcnet.backend import thread_team
+
+TEAM = "team"
+
 
 class ThreadGovernor:
-    """Chooses, step by step, between BLAS's thread count and one thread.
+    """Chooses, step by step, between BLAS's thread count, one thread and the team.
 
     Use: ``governor.begin()`` when a fit starts, ``before_step()`` / ``after_step()``
-    around each step, and ``restore()`` at the end (BLAS gets its thread count back).
+    around each step, and ``restore()`` at the end (BLAS gets its thread count back and
+    the team stops).
     """
 
     min_step_seconds = 2e-4  # below this, BLAS runs one thread anyway: nothing to govern
 
-    def __init__(self, probe_every: int = 8, max_probe_every: int = 1024, window: int = 9):
+    def __init__(self, probe_every: int = 8, max_probe_every: int = 1024, window: int = 9,
+                 team: bool | None = None):
         self._libraries = _blas_libraries()
         self.threads = max((lib.num_threads for lib in self._libraries), default=1)
         self.active = self.threads > 1 and os.environ.get("FCNET_BLAS_GOVERNOR", "1") != "0"
-        self.mode = self.threads  # the thread count steps run with
-        self.times = {self.threads: deque(maxlen=window), 1: deque(maxlen=window)}
+        if team is None:
+            team = os.environ.get("FCNET_THREAD_TEAM", "1") != "0"
+        self.modes = [self.threads, 1] + ([TEAM] if team else [])
+        self.mode = self.threads  # the mode steps run in
+        self.times = {mode: deque(maxlen=window) for mode in self.modes}
         self.probe_every, self.max_probe_every = probe_every, max_probe_every
         self.interval = probe_every
         self.until_probe = probe_every
-        self.probing = False
+        self.probing = None  # the mode being tried this step
+        self._next_probe = 0  # index into the other modes, round-robin
         self.switches = self.probes = 0
         self._start = 0.0
 
-    def _set(self, threads: int) -> None:
+    def _set(self, mode) -> None:
+        threads = self.threads if mode == self.threads else 1
         for lib in self._libraries:
             lib.set_num_threads(threads)
+        if mode == TEAM:
+            thread_team.team().active = True
+        elif thread_team._TEAM is not None:
+            thread_team._TEAM.active = False
 
     def before_step(self) -> None:
         if not self.active:
             return
         self.until_probe -= 1
         if self.until_probe <= 0 and len(self.times[self.mode]) >= 3:
-            self.probing, self.probes = True, self.probes + 1
-            self._set(self._other())
+            others = [m for m in self.modes if m != self.mode]
+            self.probing = others[self._next_probe % len(others)]
+            self._next_probe += 1
+            self.probes += 1
+            self._set(self.probing)
         self._start = time.perf_counter()
 
     def after_step(self) -> None:
         if not self.active:
             return
         seconds = time.perf_counter() - self._start
-        if not self.probing:
+        if self.probing is None:
             self.times[self.mode].append(seconds)
             if seconds < self.min_step_seconds and len(self.times[self.mode]) >= 3:
                 self.active = False  # steps too small for BLAS threads to matter
+                if self.mode != self.threads:
+                    self.mode = self.threads
+                    self._set(self.threads)
             return
-        self.probing = False
-        other = self._other()
-        self.times[other].append(seconds)
-        if _median(self.times[other]) < _median(self.times[self.mode]):
-            self.mode, self.switches = other, self.switches + 1  # the other way is faster
+        tried, self.probing = self.probing, None
+        self.times[tried].append(seconds)
+        if _median(self.times[tried]) < _median(self.times[self.mode]):
+            self.mode, self.switches = tried, self.switches + 1  # the other way is faster
             self.interval = self.probe_every
         else:
             self._set(self.mode)
             self.interval = min(2 * self.interval, self.max_probe_every)
         self.until_probe = self.interval
-
-    def _other(self) -> int:
-        return 1 if self.mode == self.threads else self.threads
 
     def begin(self) -> ThreadGovernor:
         """A ``fit`` starts: its steps run in the mode the earlier steps chose."""
@@ -90,7 +116,8 @@ class ThreadGovernor:
         return self
 
     def restore(self) -> None:
-        """A ``fit`` ends: BLAS gets its own thread count back (the mode is remembered)."""
+        """A ``fit`` ends: BLAS gets its own thread count back and the team stops (the
+        mode is remembered)."""
         if self.active and self.mode != self.threads:
             self._set(self.threads)
 

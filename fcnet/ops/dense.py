@@ -8,12 +8,24 @@ Backward:  dW = Σ_batch xᵀ · dz     (every leading axis counts as a batch ax
 
 from __future__ import annotations
 
+import numpy
+
 from fcnet import backend
+from fcnet.backend import thread_team
+
+
+def matmul(a, b, out=None):
+    """``a · b`` (into ``out``): on NumPy through ``fcnet.backend.thread_team``, which
+    shares the rows of a large 2-D product between its threads while the BLAS thread
+    governor has it on (a shared machine), else the array library's own product."""
+    if backend.xp is numpy:
+        return thread_team.matmul(a, b, out=out)
+    return backend.xp.matmul(a, b, out=out)
 
 
 def dense_forward(x, kernel, bias=None):
     """``z = x · kernel + bias``; a rank > 2 ``x`` is contracted on its last axis only."""
-    z = x @ kernel
+    z = matmul(x, kernel)
     if bias is not None:
         z += bias  # in place: z is a fresh array
     return z
@@ -35,7 +47,7 @@ def dense_kernel_gradient(x, dz, out=None):
     """``dW = xᵀ · dz``: dL/dW_ij = Σ_n x_ni dz_nj (every leading axis is a batch axis)."""
     if x.ndim != 2:
         x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
-    return backend.xp.matmul(x.T, dz, out=out)
+    return matmul(x.T, dz, out=out)
 
 
 def dense_bias_gradient(dz, out=None):
@@ -45,4 +57,4 @@ def dense_bias_gradient(dz, out=None):
 
 def dense_input_gradient(dz, kernel):
     """``dx = dz · kernelᵀ``: dL/dx_ni = Σ_j dz_nj W_ij (each row of dz on its own)."""
-    return dz @ kernel.T
+    return matmul(dz, kernel.T)
