@@ -1,22 +1,27 @@
-"""Summing CuPy arrays across processes on the GPU: NCCL through CuPy, or a CUDA-aware MPI.
+"""Summing CuPy arrays across processes: NCCL through CuPy, a CUDA-aware MPI, or MPI on a
+copy in host memory.
 
-With ``FCNET_BACKEND=cupy`` the flat gradient buffer lives on the GPU; copying it to the
-host for MPI and back would cost two transfers a step. NCCL (``cupy.cuda.nccl``) sums
-it where it is; where CuPy was built without NCCL, an MPI built with CUDA support reads
-device memory directly. Each process uses GPU ``local rank mod device count``.
+With ``FCNET_BACKEND=cupy`` the flat gradient buffer lives on the GPU. NCCL
+(``cupy.cuda.nccl``) sums it where it is; where NCCL cannot run (CuPy without NCCL, or
+more processes on a host than it has GPUs: NCCL takes one GPU per process), an MPI built
+with CUDA support reads device memory directly; where neither can, the buffer is copied
+to the host, summed by MPI and copied back (two transfers a step, said once on rank 0).
+Every process takes the same way. Each process uses GPU ``local rank mod device count``.
 
-This path has not been run on a GPU by fcnet's tests (they run on NumPy); where neither
-NCCL nor a CUDA-aware MPI is there, the first sum raises an error that says so.
+Run on one H100 under Open MPI 4.1 with two processes: NCCL refuses two processes on one
+GPU, that MPI reports no CUDA support, and the host copy gives one process's results
+(``tests/test_distribution_mpi.py`` with ``FCNET_BACKEND=cupy``).
 """
 
 from __future__ import annotations
 
-NO_DEVICE_ALLREDUCE = (
-    "Data-parallel training with the CuPy backend sums the gradients on the GPU, which "
-    "needs NCCL (CuPy built with NCCL: `python -c 'from cupy.cuda import nccl'`) or an MPI "
-    "built with CUDA support (MPICH from PyPI is not). Neither was found{detail}. Install "
-    "NCCL for CuPy (e.g. `pip install nvidia-nccl-cu12` with a CuPy wheel), or train on "
-    "the NumPy backend.")
+import sys
+
+HOST_COPY = (
+    "fcnet.distribution: the gradients are summed through host memory, two copies per "
+    "step, because NCCL cannot run ({nccl}) and MPI reports no CUDA support. One GPU per "
+    "process with CuPy's NCCL (`python -c 'from cupy.cuda import nccl'`) sums them on the "
+    "GPUs.\n")
 
 
 class DeviceAllreduce:
@@ -32,27 +37,28 @@ class DeviceAllreduce:
         count = cupy.cuda.runtime.getDeviceCount()
         if count:
             cupy.cuda.Device(local_rank % count).use()
-        self.nccl, self.comm, self.mpi_cuda = None, None, False
-        reasons = []
-        try:
-            from cupy.cuda import nccl
+        self.nccl = self.comm = None
+        reason = _nccl_unusable(communicator.local_size, count)
+        # NCCL's start is collective: every process must be able to start it, or none does.
+        reasons = [r for r in communicator.allgather(reason) if r]
+        if not reasons:
+            try:
+                from cupy.cuda import nccl
 
-            uid = communicator.broadcast(nccl.get_unique_id() if communicator.rank == 0
-                                         else None)
-            self.comm = nccl.NcclCommunicator(communicator.world_size, uid,
-                                              communicator.rank)
-            self.nccl = nccl
-        except Exception as error:  # no NCCL in this CuPy, or it could not start
-            reasons.append(f"NCCL: {error}")
-            self.mpi_cuda = _mpi_supports_cuda(communicator.MPI)
-            if not self.mpi_cuda:
-                reasons.append("MPI: no CUDA support reported")
-        # Every process must take the same path; one without NCCL fails them all.
-        usable = communicator.allgather(self.nccl is not None or self.mpi_cuda)
+                uid = communicator.broadcast(nccl.get_unique_id() if communicator.rank == 0
+                                             else None)
+                self.comm = nccl.NcclCommunicator(communicator.world_size, uid,
+                                                  communicator.rank)
+                self.nccl = nccl
+            except Exception as error:
+                reasons = [str(error)]
+        usable = communicator.allgather(self.nccl is not None)
         if not all(usable):
-            raise RuntimeError(NO_DEVICE_ALLREDUCE.format(
-                detail=f" on rank(s) {[r for r, ok in enumerate(usable) if not ok]} "
-                       f"({'; '.join(reasons) or 'another process'})"))
+            self.nccl = self.comm = None
+        self.mpi_cuda = self.nccl is None and all(
+            communicator.allgather(_mpi_supports_cuda(communicator.MPI)))
+        if self.nccl is None and not self.mpi_cuda and communicator.rank == 0:
+            sys.stderr.write(HOST_COPY.format(nccl="; ".join(reasons) or "on another process"))
 
     def allreduce(self, array) -> None:
         """Sums ``array`` (float32 or float64, contiguous, on the GPU) in place."""
@@ -68,9 +74,26 @@ class DeviceAllreduce:
                                 nccl.NCCL_SUM, stream.ptr)
             stream.synchronize()
             return
-        self.cupy.cuda.get_current_stream().synchronize()
         MPI = self.communicator.MPI
-        self.communicator.comm.Allreduce(MPI.IN_PLACE, array, op=MPI.SUM)
+        if self.mpi_cuda:
+            self.cupy.cuda.get_current_stream().synchronize()
+            self.communicator.comm.Allreduce(MPI.IN_PLACE, array, op=MPI.SUM)
+            return
+        host = self.cupy.asnumpy(array)
+        self.communicator.comm.Allreduce(MPI.IN_PLACE, host, op=MPI.SUM)
+        array.set(host)
+
+
+def _nccl_unusable(processes_here: int, gpus: int) -> str | None:
+    """Why NCCL cannot run in this process (None where it can)."""
+    try:
+        from cupy.cuda import nccl  # noqa: F401
+    except Exception as error:
+        return f"CuPy has no NCCL: {error}"
+    if processes_here > gpus:
+        return (f"{processes_here} processes share {gpus} GPU(s) on this host; NCCL takes "
+                "one GPU per process")
+    return None
 
 
 def _mpi_supports_cuda(MPI) -> bool:
