@@ -24,13 +24,20 @@ _rows = None  # (start, stop, total) during a sharded step
 _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE")
 
 
+_launched = None  # launched_world_size(), read once: a launcher sets it before the start
+
+
 def launched_world_size() -> int:
     """The number of processes ``mpiexec`` started for this job (1 outside one)."""
-    for name in _SIZE_VARIABLES:
-        value = os.environ.get(name)
-        if value and value.isdigit():
-            return int(value)
-    return 1
+    global _launched
+    if _launched is None:
+        _launched = 1
+        for name in _SIZE_VARIABLES:
+            value = os.environ.get(name)
+            if value and value.isdigit():
+                _launched = int(value)
+                break
+    return _launched
 
 
 def set_active(distribution, explicit: bool = True) -> None:

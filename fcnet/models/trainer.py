@@ -334,12 +334,11 @@ class Trainer(OnBatch, Outputs):
             if dist is not None:  # each process predicts a block of rows; all get all
                 return sharded.predict(self, dist, x, lambda part: self._predict_local(
                     part, batch_size, verbose, callbacks))
+            if verbose == 0 and not callbacks and batch_len(x) <= batch_size:
+                # one quiet batch: no callbacks to tell, no batches to cut
+                return tree.map_structure(numpy.copy, self._predict_batch(x))
             data = adapter.ArrayBatches((x, [], None), batch_size)
         verbose = 1 if verbose == "auto" else verbose
-        if verbose == 0 and not callbacks and data.steps == 1 and isinstance(
-                data, adapter.ArrayBatches):  # one quiet batch: no callbacks to tell
-            out = self._predict_batch(next(iter(data.epoch()))[0])
-            return tree.map_structure(numpy.copy, out)  # not the model's reused buffers
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=steps or data.steps)
         callback_list.on_predict_begin()
