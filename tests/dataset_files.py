@@ -5,6 +5,7 @@ expected results."""
 import gzip
 import hashlib
 import importlib
+import importlib.util
 import os
 import pickle
 import struct
@@ -57,7 +58,7 @@ def write_cifar_batch(path, data, labels, label_key=b"labels", protocol=4):
 def keras_loader(module, path, monkeypatch):
     """Real Keras's ``keras.src.datasets.<module>`` with ``get_file`` returning ``path``;
     skips where Keras is not importable."""
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    os.environ.setdefault("KERAS_BACKEND", "jax" if importlib.util.find_spec("jax") else "numpy")
     pytest.importorskip("keras")
     mod = importlib.import_module(f"keras.src.datasets.{module}")
     monkeypatch.setattr(mod, "get_file", lambda *a, **k: str(path), raising=False)
