@@ -8,6 +8,7 @@ the sums (float rounding). Skipped where mpi4py or mpiexec is missing (CI instal
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -119,7 +120,14 @@ def test_a_failing_rank_ends_the_job_and_a_rerun_resumes(tmp_path):
 def test_a_killed_rank_ends_the_job(tmp_path):
     done, seconds = mpiexec("distributed_fail.py", tmp_path, "kill", timeout=60)
     assert done.returncode != 0 and seconds < 30
-    assert "signal 9" in done.stdout + done.stderr
+    report = done.stdout + done.stderr
+    assert "signal 9" in report
+    # rank 0's first line maps ranks to pids; the launcher names the killed one's pid
+    ranks = dict(re.findall(r"rank (\d) = pid (\d+)", report))
+    assert set(ranks) == {"0", "1"}, report[-2000:]
+    killed = re.search(r"PID (\d+) RUNNING", report)
+    if killed:  # MPICH's wording
+        assert killed.group(1) == ranks["1"]
     assert not list(tmp_path.glob("final_rank*.npz"))
     assert _left_behind(tmp_path) == ""
 

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import sys
 
 from fcnet.backend import blas_threads, parallel
 
@@ -86,6 +88,7 @@ class DataParallel:
             self.local_size = self.communicator.local_size
             if self.world_size > 1:
                 install_excepthook(self.communicator)
+                _announce(self.communicator)
                 # N processes on one machine share its cores: BLAS threads each.
                 cores = len(os.sched_getaffinity(0)) if hasattr(
                     os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -156,6 +159,24 @@ def world_size() -> int:
 def is_chief() -> bool:
     """Whether this process is rank 0: the one that prints and writes files."""
     return rank() == 0
+
+
+_announced = False
+
+
+def _announce(communicator) -> None:
+    """Rank 0 says once which process is which rank, so that a launcher's report of a
+    process killed outright (MPICH's names only its pid) can be read as a rank."""
+    global _announced
+    if _announced:  # every process constructs its distributions in the same order
+        return
+    members = communicator.allgather((os.getpid(), socket.gethostname()))
+    if communicator.rank == 0:
+        sys.stderr.write(f"fcnet.distribution: data parallel over {len(members)} processes: "
+                         + ", ".join(f"rank {r} = pid {pid} on {host}"
+                                     for r, (pid, host) in enumerate(members)) + "\n")
+        sys.stderr.flush()
+    _announced = True
 
 
 def _started_by_mpiexec() -> DataParallel:
