@@ -272,7 +272,8 @@ class SKLearnRegressor(RegressorMixin, SKLBase):
 
 class SKLearnTransformer(TransformerMixin, SKLBase):
     """A scikit-learn transformer whose ``transform`` is the fitted model's ``predict``
-    (an embedding, an encoder's code …). ``fit`` trains the model on ``X`` and ``y``.
+    (an embedding, an encoder's code …). ``fit`` trains the model on ``X`` and ``y``
+    (float32 columns: a 1-D ``y`` becomes ``(n, 1)``).
 
     Args:
         model, warm_start, model_kwargs, fit_kwargs: see ``SKLBase``.
@@ -282,7 +283,8 @@ class SKLearnTransformer(TransformerMixin, SKLBase):
         return _tags.sklearn_tags(self, super().__sklearn_tags__())
 
     def _process_target(self, y, reset=False):
-        return numpy.asarray(y, dtype="float32")
+        y = numpy.asarray(y, dtype="float32")
+        return y.reshape(-1, 1) if y.ndim == 1 else y  # columns, as Keras hands them
 
     def transform(self, X):
         """``model_.predict(X)``: ``(n_samples, n_outputs)`` float32."""
