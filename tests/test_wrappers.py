@@ -236,3 +236,17 @@ def test_cross_val_score():
     scores = cross_val_score(SKLearnClassifier(mlp, fit_kwargs={"epochs": 20, **QUIET}),
                              X, labels, cv=3)
     assert scores.shape == (3,) and scores.min() > 0.8
+
+
+def test_example_runs(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "sklearn_pipeline.py"
+    spec = importlib.util.spec_from_file_location("sklearn_pipeline_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result = example.main(epochs=5, out=str(tmp_path / "mlp.keras"))
+    assert result["gap"] < 1e-5 and result["grid_accuracy"] > 0.85
+    loaded = fcnet.models.load_model(result["path"])
+    assert loaded.layers[-1].units == 10
