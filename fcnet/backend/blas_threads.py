@@ -66,14 +66,11 @@ class ThreadGovernor:
         self.switches = self.probes = 0
         self._start = 0.0
 
-    def _set(self, mode) -> None:
+    def _set(self, mode, in_fit: bool = True) -> None:
         threads = self.threads if mode == self.threads else 1
         for lib in self._libraries:
             lib.set_num_threads(threads)
-        if mode == TEAM:
-            thread_team.team().active = True
-        elif thread_team._TEAM is not None:
-            thread_team._TEAM.active = False
+        _team_flags(mode, in_fit)
 
     def before_step(self) -> None:
         if not self.active:
@@ -97,7 +94,9 @@ class ThreadGovernor:
                 self.active = False  # steps too small for BLAS threads to matter
                 if self.mode != self.threads:
                     self.mode = self.threads
-                    self._set(self.threads)
+                    self._set(self.threads, in_fit=False)
+                else:
+                    _team_flags(self.threads, False)
             return
         tried, self.probing = self.probing, None
         self.times[tried].append(seconds)
@@ -111,15 +110,29 @@ class ThreadGovernor:
 
     def begin(self) -> ThreadGovernor:
         """A ``fit`` starts: its steps run in the mode the earlier steps chose."""
-        if self.active and self.mode != self.threads:
-            self._set(self.mode)
+        if self.active:
+            if self.mode != self.threads:
+                self._set(self.mode)
+            else:
+                _team_flags(self.mode, True)
         return self
 
     def restore(self) -> None:
         """A ``fit`` ends: BLAS gets its own thread count back and the team stops (the
         mode is remembered)."""
         if self.active and self.mode != self.threads:
-            self._set(self.threads)
+            self._set(self.threads, in_fit=False)
+        else:
+            _team_flags(self.threads, False)
+
+
+def _team_flags(mode, in_fit: bool) -> None:
+    """The team splits products in the team mode and shares element-wise kernels in every
+    mode but one thread, during ``fit`` only."""
+    if in_fit or thread_team._TEAM is not None:
+        team = thread_team.team()
+        team.active = in_fit and mode == TEAM
+        team.share = in_fit and mode != 1
 
 
 _SHARED: ThreadGovernor | None = None

@@ -23,6 +23,7 @@ float32 or float64 products large enough to be worth splitting; otherwise ``matm
 
 from __future__ import annotations
 
+import functools
 import itertools
 import queue
 import threading
@@ -33,31 +34,31 @@ import numpy
 MIN_WORK = 1 << 20
 MIN_ROWS = 16  # rows per block at least (a block of a few rows wastes BLAS's kernels)
 BLOCKS_PER_THREAD = 4
+MIN_SHARED_WORK = 1 << 16  # elements an element-wise kernel touches before it is shared
 
 
 class _Job:
-    """One product's blocks; every thread that runs it takes the next block until none
-    is left."""
+    """A list of tasks (callables); every thread that runs the job takes the next task
+    until none is left."""
 
-    __slots__ = ("a", "b", "out", "bounds", "next", "remaining", "lock", "done", "error")
+    __slots__ = ("tasks", "next", "remaining", "lock", "done", "error")
 
-    def __init__(self, a, b, out, bounds):
-        self.a, self.b, self.out, self.bounds = a, b, out, bounds
+    def __init__(self, tasks):
+        self.tasks = tasks
         self.next = itertools.count()  # next() on a count is atomic under the GIL
-        self.remaining = len(bounds)
+        self.remaining = len(tasks)
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.error = None
 
     def run(self) -> None:
-        a, b, out, bounds = self.a, self.b, self.out, self.bounds
+        tasks = self.tasks
         while True:
             i = next(self.next)
-            if i >= len(bounds):
+            if i >= len(tasks):
                 return
-            r0, r1 = bounds[i]
             try:
-                numpy.matmul(a[r0:r1], b, out=out[r0:r1])  # releases the GIL in BLAS
+                tasks[i]()  # a NumPy product or compiled kernel: releases the GIL
             except BaseException as error:  # re-raised by the caller
                 self.error = error
             with self.lock:
@@ -74,7 +75,8 @@ class ThreadTeam:
 
     def __init__(self, threads: int):
         self.threads = max(1, int(threads))
-        self.active = False
+        self.active = False  # products split (the governor's team mode)
+        self.share = False  # element-wise kernels split by samples (``by_samples``)
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._start_lock = threading.Lock()
@@ -93,14 +95,11 @@ class ThreadTeam:
             job.run()
 
     def bounds(self, rows: int) -> list[tuple[int, int]]:
-        """The blocks of rows of an output with ``rows`` rows (multiples of 8 rows but
-        the last)."""
-        blocks = min(BLOCKS_PER_THREAD * self.threads, rows // MIN_ROWS)
-        if blocks < 2:
-            return [(0, rows)]
-        step = -(-rows // blocks)
-        step = -(-step // 8) * 8
-        return [(r, min(r + step, rows)) for r in range(0, rows, step)]
+        """The blocks of rows of an output with ``rows`` rows: equal parts (to a row) of
+        at least ``MIN_ROWS`` rows, ``BLOCKS_PER_THREAD`` per thread at most."""
+        blocks = max(1, min(BLOCKS_PER_THREAD * self.threads, rows // MIN_ROWS))
+        edges = [rows * i // blocks for i in range(blocks + 1)]
+        return list(zip(edges, edges[1:]))
 
     def matmul(self, a, b, out=None):
         """``a · b`` for 2-D ``a (M, K)`` and ``b (K, N)`` (into ``out`` when given), the
@@ -115,16 +114,37 @@ class ThreadTeam:
             return numpy.matmul(a, b, out=out)
         if out is None:
             out = numpy.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+        self.run([functools.partial(numpy.matmul, a[r0:r1], b, out=out[r0:r1])
+                  for r0, r1 in bounds])
+        return out
+
+    def by_samples(self, n: int, call, work: int) -> None:
+        """``call(n0, n1)`` over consecutive ranges of samples that cover ``range(n)``:
+        one range per thread while ``share`` is on and the kernel touches at least
+        ``MIN_SHARED_WORK`` elements (``work``), else ``call(0, n)``."""
+        parts = min(self.threads, n) if self.share and work >= MIN_SHARED_WORK else 1
+        if parts < 2:
+            call(0, n)
+            return
+        edges = [n * i // parts for i in range(parts + 1)]
+        self.run([functools.partial(call, a, b) for a, b in zip(edges, edges[1:])])
+
+    def run(self, tasks) -> None:
+        """Runs the callables ``tasks`` on the team's threads and the caller's; returns
+        when all are done (re-raising the first error)."""
+        if len(tasks) == 1 or self.threads < 2:
+            for task in tasks:
+                task()
+            return
         if len(self._workers) < self.threads - 1:
             self._start()
-        job = _Job(a, b, out, bounds)
-        for _ in range(min(self.threads - 1, len(bounds) - 1)):
+        job = _Job(tasks)
+        for _ in range(min(self.threads - 1, len(tasks) - 1)):
             self._tasks.put(job)
         job.run()
         job.done.wait()
         if job.error is not None:
             raise job.error
-        return out
 
 
 _TEAM: ThreadTeam | None = None
@@ -140,6 +160,15 @@ def team() -> ThreadTeam:
             os.cpu_count() or 1)
         _TEAM = ThreadTeam(cores)
     return _TEAM
+
+
+def by_samples(n: int, call, work: int) -> None:
+    """``call(n0, n1)`` over ranges of samples covering ``range(n)``, shared by the team
+    while its ``share`` is on (``ThreadTeam.by_samples``), else ``call(0, n)``."""
+    if _TEAM is not None and _TEAM.share:
+        _TEAM.by_samples(n, call, work)
+    else:
+        call(0, n)
 
 
 def matmul(a, b, out=None):
