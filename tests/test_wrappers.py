@@ -181,6 +181,9 @@ def test_model_instance_is_rebuilt_unless_warm_start():
     assert clf.model_ is not given
     np.testing.assert_array_equal(given.layers[0].kernel.numpy(), kernel)  # untouched
     assert type(clf.model_.optimizer).__name__ == "Adam"
+    cloned = clone(clf)  # the given model is deep-copied, unfitted state left behind
+    assert cloned.model is not given and not hasattr(cloned, "model_")
+    np.testing.assert_array_equal(cloned.model.layers[0].kernel.numpy(), kernel)
     warm = SKLearnClassifier(given, warm_start=True, fit_kwargs={"epochs": 2, **QUIET})
     assert warm.fit(X, labels).model_ is given
     assert not np.array_equal(given.layers[0].kernel.numpy(), kernel)

@@ -2,7 +2,11 @@
 SKLearnClassifier and SKLearnRegressor, small models trained for two epochs; and the
 same checks on Keras 3's wrappers where Keras trains (JAX), for comparison. Every
 check passes or is listed with its reason in ``fcnet.wrappers.expected_failed_checks``
-(Keras's in ``KERAS_EXPECTED_FAILURES`` below)."""
+(Keras's in ``KERAS_EXPECTED_FAILURES`` below).
+
+Keras's run takes about a minute (each of its ~100 fits pays JAX's dispatch), so it
+runs when ``FCNET_KERAS_CHECKS=1``: ``FCNET_KERAS_CHECKS=1 python -m pytest
+tests/test_wrappers_checks.py -rA`` lists both estimators' results in one session."""
 
 import importlib.util
 import os
@@ -95,7 +99,7 @@ KERAS_EXPECTED_FAILURES = {
     "check_classifiers_classes": _RAW_DECISION,
     "check_classifiers_train": _RAW_DECISION,
 }
-KERAS = _keras()
+KERAS = _keras() if os.environ.get("FCNET_KERAS_CHECKS") == "1" else None
 KERAS_ESTIMATORS = [] if KERAS is None else [
     KERAS.wrappers.SKLearnClassifier(keras_classifier, fit_kwargs=FIT),
     KERAS.wrappers.SKLearnRegressor(keras_regressor, fit_kwargs=FIT)]
@@ -107,3 +111,10 @@ def test_keras_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)
+
+
+def test_keras_comparison_runs_on_request():
+    if KERAS is None:
+        pytest.skip("Keras 3's wrappers are checked with FCNET_KERAS_CHECKS=1 (and Keras "
+                    "on a backend that trains)")
+    assert len(KERAS_ESTIMATORS) == 2
