@@ -30,6 +30,7 @@ from fcnet import (
     saving,
     testing,
     utils,
+    wrappers,
 )
 from fcnet.layers import Input, InputLayer, Layer
 from fcnet.models import Model, Sequential
@@ -44,7 +45,7 @@ keras = _sys.modules[__name__]
 _sys.modules.setdefault(__name__ + ".keras", keras)
 for _name in ("activations", "backend", "callbacks", "constraints", "datasets",
               "distribution", "initializers", "layers", "losses", "metrics", "models",
-              "optimizers", "random", "regularizers", "saving", "utils"):
+              "optimizers", "random", "regularizers", "saving", "utils", "wrappers"):
     _sys.modules.setdefault(f"{__name__}.keras.{_name}", getattr(keras, _name))
 del _name
 
@@ -52,5 +53,5 @@ __all__ = [
     "Input", "InputLayer", "Layer", "Model", "Sequential", "Variable", "activations", "backend",
     "callbacks", "constraints", "datasets", "distribution", "initializers", "keras", "layers",
     "losses", "metrics", "models", "optimizers", "random", "regularizers", "saving", "testing",
-    "utils", "__version__",
+    "utils", "wrappers", "__version__",
 ]
