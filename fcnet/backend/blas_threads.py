@@ -11,7 +11,7 @@ its recent steps show to be the fastest:
 
 - ``threads`` (an int > 1): BLAS's own thread count, the fast way on an idle machine;
 - ``1``: one BLAS thread, the fast way on a crowded one;
-- ``"team"``: one BLAS thread per product block, the products' rows shared by
+- ``"team"``: one BLAS thread per block of each large product, the blocks shared by
   ``fcnet.backend.thread_team``'s threads, which block rather than spin while they wait,
   so a thread that gets part of a core does part of the work (one core busy).
 
@@ -20,7 +20,8 @@ other mode for one step, and each probe that confirms the current mode doubles t
 interval (up to ``max_probe_every``), so on a machine whose load does not change,
 probing costs almost nothing. Threads are set through threadpoolctl (a public
 interface); without it, or with a BLAS of one thread, the governor does nothing.
-``FCNET_BLAS_GOVERNOR=0`` turns it off and ``FCNET_THREAD_TEAM=0`` leaves the team out.
+``FCNET_BLAS_GOVERNOR=0`` turns it off and ``FCNET_THREAD_TEAM=0`` leaves the team out
+(products and kernels then run on the calling thread and BLAS's).
 
 The thread count changes how a product is split between threads, never the order of
 any sum, so the results do not depend on the mode (the team's blocks of rows agree with
@@ -55,6 +56,7 @@ class ThreadGovernor:
         self.active = self.threads > 1 and os.environ.get("FCNET_BLAS_GOVERNOR", "1") != "0"
         if team is None:
             team = os.environ.get("FCNET_THREAD_TEAM", "1") != "0"
+        self.team = team
         self.modes = [self.threads, 1] + ([TEAM] if team else [])
         self.mode = self.threads  # the mode steps run in
         self.times = {mode: deque(maxlen=window) for mode in self.modes}
@@ -70,7 +72,7 @@ class ThreadGovernor:
         threads = self.threads if mode == self.threads else 1
         for lib in self._libraries:
             lib.set_num_threads(threads)
-        _team_flags(mode, in_fit)
+        _team_flags(mode, in_fit and self.team)
 
     def before_step(self) -> None:
         if not self.active:
@@ -114,7 +116,7 @@ class ThreadGovernor:
             if self.mode != self.threads:
                 self._set(self.mode)
             else:
-                _team_flags(self.mode, True)
+                _team_flags(self.mode, self.team)
         return self
 
     def restore(self) -> None:
@@ -127,12 +129,10 @@ class ThreadGovernor:
 
 
 def _team_flags(mode, in_fit: bool) -> None:
-    """The team splits products in the team mode and shares element-wise kernels in every
-    mode but one thread, during ``fit`` only."""
+    """The team splits the products of ``fit``'s steps in the team mode only."""
     if in_fit or thread_team._TEAM is not None:
-        team = thread_team.team()
-        team.active = in_fit and mode == TEAM
-        team.share = in_fit and mode != 1
+        thread_team.team().active = in_fit and mode == TEAM
+
 
 
 _SHARED: ThreadGovernor | None = None

@@ -4,16 +4,17 @@ When another process holds one of the cores, BLAS's own threads are the wrong to
 product is split once, into one equal part per thread, and the part whose thread shares
 its core with the other process finishes last, while the thread that is done spins
 (OpenBLAS) or sleeps and the product takes as long as the slowest part. The team splits
-the output's rows into several blocks per thread instead,
+the output into a few blocks per thread instead, by rows or by columns, whichever keeps
+each block's share of the larger operand its own (BLAS packs each block's operands),
 
-    out[r0:r1] = a[r0:r1] · b          for each block of rows [r0, r1)
+    out[r0:r1] = a[r0:r1] · b      (M ≥ N)      out[:, c0:c1] = a · b[:, c0:c1]      (N > M)
 
 and every thread, the caller's included, takes the next block until none is left, each
 with a one-thread BLAS. A thread that gets less of its core does fewer blocks; a thread
 with nothing to do waits on a queue (a blocking wait: it gives its core away). Each
-output row is computed by the same BLAS kernel over the same ``K`` as in one product,
-so the blocks agree with the whole product to float32 rounding (bit for bit where BLAS
-takes the same kernel path for a block of rows as for the whole matrix).
+output entry is a sum over the same ``K`` as in one product, so the blocks agree with
+the whole product to float32 rounding (bit for bit where BLAS takes the same kernel path
+for a block as for the whole matrix).
 
 The team works only while ``active`` (``fcnet.backend.blas_threads`` switches it on, with
 BLAS at one thread, for the training steps it finds faster that way) and only for NumPy
@@ -30,11 +31,10 @@ import threading
 
 import numpy
 
-# Products below this many multiply-adds, or with fewer than two blocks of rows, run whole.
+# Products below this many multiply-adds, or with fewer than two blocks, run whole.
 MIN_WORK = 1 << 20
-MIN_ROWS = 16  # rows per block at least (a block of a few rows wastes BLAS's kernels)
-BLOCKS_PER_THREAD = 4
-MIN_SHARED_WORK = 1 << 16  # elements an element-wise kernel touches before it is shared
+MIN_ROWS = 16  # rows or columns per block at least (fewer waste BLAS's kernels)
+BLOCKS_PER_THREAD = 2  # measured: balances a part-busy core with the least packing
 
 
 class _Job:
@@ -75,8 +75,7 @@ class ThreadTeam:
 
     def __init__(self, threads: int):
         self.threads = max(1, int(threads))
-        self.active = False  # products split (the governor's team mode)
-        self.share = False  # element-wise kernels split by samples (``by_samples``)
+        self.active = False
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._start_lock = threading.Lock()
@@ -94,40 +93,36 @@ class ThreadTeam:
             job = self._tasks.get()  # blocks: an idle worker gives its core away
             job.run()
 
-    def bounds(self, rows: int) -> list[tuple[int, int]]:
-        """The blocks of rows of an output with ``rows`` rows: equal parts (to a row) of
-        at least ``MIN_ROWS`` rows, ``BLOCKS_PER_THREAD`` per thread at most."""
-        blocks = max(1, min(BLOCKS_PER_THREAD * self.threads, rows // MIN_ROWS))
-        edges = [rows * i // blocks for i in range(blocks + 1)]
+    def bounds(self, size: int) -> list[tuple[int, int]]:
+        """The blocks of an output axis of ``size`` rows or columns: equal parts (to one)
+        of at least ``MIN_ROWS``, ``BLOCKS_PER_THREAD`` per thread at most."""
+        blocks = max(1, min(BLOCKS_PER_THREAD * self.threads, size // MIN_ROWS))
+        edges = [size * i // blocks for i in range(blocks + 1)]
         return list(zip(edges, edges[1:]))
 
     def matmul(self, a, b, out=None):
         """``a · b`` for 2-D ``a (M, K)`` and ``b (K, N)`` (into ``out`` when given), the
-        rows of the output shared by the team while it is active."""
+        output's rows (``M ≥ N``) or columns (``N > M``) shared by the team while it is
+        active: each block then packs only its own part of the larger operand."""
         if (not self.active or self.threads < 2 or type(a) is not numpy.ndarray
                 or type(b) is not numpy.ndarray or a.ndim != 2 or b.ndim != 2
                 or a.dtype != b.dtype or a.dtype.char not in "fd"
                 or a.shape[0] * a.shape[1] * b.shape[1] < MIN_WORK):
             return numpy.matmul(a, b, out=out)
-        bounds = self.bounds(a.shape[0])
+        by_columns = b.shape[1] > a.shape[0]
+        bounds = self.bounds(b.shape[1] if by_columns else a.shape[0])
         if len(bounds) < 2:
             return numpy.matmul(a, b, out=out)
         if out is None:
             out = numpy.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
-        self.run([functools.partial(numpy.matmul, a[r0:r1], b, out=out[r0:r1])
-                  for r0, r1 in bounds])
+        if by_columns:  # column blocks of b and out: strided, still BLAS's (ld = N)
+            tasks = [functools.partial(numpy.matmul, a, b[:, c0:c1], out=out[:, c0:c1])
+                     for c0, c1 in bounds]
+        else:
+            tasks = [functools.partial(numpy.matmul, a[r0:r1], b, out=out[r0:r1])
+                     for r0, r1 in bounds]
+        self.run(tasks)
         return out
-
-    def by_samples(self, n: int, call, work: int) -> None:
-        """``call(n0, n1)`` over consecutive ranges of samples that cover ``range(n)``:
-        one range per thread while ``share`` is on and the kernel touches at least
-        ``MIN_SHARED_WORK`` elements (``work``), else ``call(0, n)``."""
-        parts = min(self.threads, n) if self.share and work >= MIN_SHARED_WORK else 1
-        if parts < 2:
-            call(0, n)
-            return
-        edges = [n * i // parts for i in range(parts + 1)]
-        self.run([functools.partial(call, a, b) for a, b in zip(edges, edges[1:])])
 
     def run(self, tasks) -> None:
         """Runs the callables ``tasks`` on the team's threads and the caller's; returns
@@ -160,15 +155,6 @@ def team() -> ThreadTeam:
             os.cpu_count() or 1)
         _TEAM = ThreadTeam(cores)
     return _TEAM
-
-
-def by_samples(n: int, call, work: int) -> None:
-    """``call(n0, n1)`` over ranges of samples covering ``range(n)``, shared by the team
-    while its ``share`` is on (``ThreadTeam.by_samples``), else ``call(0, n)``."""
-    if _TEAM is not None and _TEAM.share:
-        _TEAM.by_samples(n, call, work)
-    else:
-        call(0, n)
 
 
 def matmul(a, b, out=None):

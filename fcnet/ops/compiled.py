@@ -23,7 +23,6 @@ import os
 import numpy
 
 from fcnet import backend
-from fcnet.backend import thread_team
 
 try:
     from fcnet import _conv as kernels
@@ -59,9 +58,7 @@ def max_pool_forward(padded, out_shape, pool_size, strides):
     y = numpy.empty(shape, dtype=numpy.float32)
     arg = numpy.empty(shape, dtype=numpy.int32)
     if y.size:
-        thread_team.by_samples(n, lambda a, b: kernels.max_pool2d_forward(
-            padded[a:b], y[a:b], arg[a:b], b - a, h, w, c, oh, ow, ph, pw, sh, sw),
-            padded.size)
+        kernels.max_pool2d_forward(padded, y, arg, n, h, w, c, oh, ow, ph, pw, sh, sw)
     return y, arg
 
 
@@ -79,8 +76,7 @@ def max_pool_backward(dy, arg, padded_shape, pool_size, strides):
     sh, sw = (1,) + tuple(strides) if one else strides
     dx = numpy.empty(padded_shape, dtype=numpy.float32)
     if dy.size:
-        thread_team.by_samples(n, lambda a, b: kernels.max_pool2d_backward(
-            dy[a:b], arg[a:b], dx[a:b], b - a, h, w, c, oh, ow, ph, pw, sh, sw), dx.size)
+        kernels.max_pool2d_backward(dy, arg, dx, n, h, w, c, oh, ow, ph, pw, sh, sw)
     else:
         dx.fill(0)
     return dx
@@ -111,16 +107,8 @@ def im2col(x_padded, geometry, transposed: bool = False):
     cols = numpy.empty((k, m) if transposed else (m, k), dtype=numpy.float32)
     if cols.size:
         h, w, oh, ow, kh, kw, sh, sw, dh, dw = _plane(geometry)
-        per = m // n  # rows of one sample (the rows layout is split by samples)
-
-        def copy(a, b):
-            kernels.im2col2d(x_padded[a:b], cols if transposed else cols[a * per:b * per],
-                             b - a, h, w, channels, geometry.groups, oh, ow, kh, kw,
-                             sh, sw, dh, dw, transposed)
-        if transposed:
-            copy(0, n)
-        else:
-            thread_team.by_samples(n, copy, cols.size)
+        kernels.im2col2d(x_padded, cols, n, h, w, channels, geometry.groups, oh, ow, kh, kw,
+                         sh, sw, dh, dw, transposed)
     return cols
 
 
@@ -146,16 +134,8 @@ def col2im(dcols, geometry, n: int, channels: int, transposed: bool = False):
     dh, dw = (1,) + geometry.dilation if one else geometry.dilation
     dx = numpy.empty((n,) + geometry.padded + (channels,), dtype=numpy.float32)
     if dx.size and rows.size:
-        per = rows.shape[0] // n  # rows of one sample (the rows layout is split by samples)
-
-        def add(a, b):
-            kernels.col2im2d(rows if transposed else rows[a * per:b * per], dx[a:b], b - a,
-                             h, w, channels, geometry.groups, oh, ow, kh, kw, sh, sw, dh, dw,
-                             transposed)
-        if transposed:
-            add(0, n)
-        else:
-            thread_team.by_samples(n, add, rows.size)
+        kernels.col2im2d(rows, dx, n, h, w, channels, geometry.groups, oh, ow, kh, kw,
+                         sh, sw, dh, dw, transposed)
     else:
         dx.fill(0)
     return dx

@@ -16,8 +16,8 @@ from fcnet.backend import thread_team
 
 def matmul(a, b, out=None):
     """``a · b`` (into ``out``): on NumPy through ``fcnet.backend.thread_team``, which
-    shares the rows of a large 2-D product between its threads while the BLAS thread
-    governor has it on (a shared machine), else the array library's own product."""
+    shares the blocks of a large 2-D product between its threads while the BLAS thread
+    governor has it on (a part-busy machine), else the array library's own product."""
     if backend.xp is numpy:
         return thread_team.matmul(a, b, out=out)
     return backend.xp.matmul(a, b, out=out)
