@@ -99,6 +99,34 @@ def test_without_the_team_the_governor_chooses_between_thread_counts(monkeypatch
     assert governor.mode == 1 and not thread_team._TEAM.active
 
 
+def test_a_lucky_probe_is_taken_back_after_a_few_steps(monkeypatch, clock):
+    """Two trainings at once: BLAS's threads spin (slow) unless the other process pauses
+    between its epochs; one probe that lands in such a pause must not keep the slow mode."""
+    blas = FakeBlas()
+    governor = _governor(monkeypatch, blas, probe_every=4, max_probe_every=16, team=False)
+    _drive(governor, blas, CROWDED, 40, clock)
+    assert governor.mode == 1 and governor.switches == 1
+    governor.times[2].extend([IDLE[2]] * 9)  # BLAS's threads were fast a while ago
+    lucky = [True]
+
+    def step_time():
+        mode = _mode_now(blas)
+        if mode == 2 and governor.probing == 2 and lucky[0]:
+            lucky[0] = False
+            return 0.0005  # the other process paused during this probe
+        return CROWDED[mode]
+
+    spent = []
+    for _ in range(60):
+        governor.before_step()
+        spent.append(step_time())
+        clock[0] += spent[-1]
+        governor.after_step()
+    assert not lucky[0] and governor.switches == 2 and governor.reverts == 1
+    assert governor.mode == 1 and blas.num_threads == 1
+    assert sum(t == CROWDED[2] for t in spent) <= governor.trial_steps + 3  # few slow steps
+
+
 def test_small_steps_and_single_thread_blas_are_left_alone(monkeypatch, clock):
     blas = FakeBlas()
     governor = _governor(monkeypatch, blas, probe_every=2)

@@ -18,13 +18,15 @@ its recent steps show to be the fastest:
 It keeps a running median of each mode: every ``probe_every`` steps it tries the next
 other mode for one step, and each probe that confirms the current mode doubles the
 interval (up to ``max_probe_every``), so on a machine whose load does not change,
-probing costs almost nothing. Threads are set through threadpoolctl (a public
-interface); without it, or with a BLAS of one thread, the governor does nothing.
+probing costs almost nothing. A mode is taken when both its probe and its median beat
+the current mode's median, and kept only if its next few steps confirm it. Threads are
+set through threadpoolctl (a public interface); without it, or with a BLAS of one thread,
+the governor does nothing.
 ``FCNET_BLAS_GOVERNOR=0`` turns it off and ``FCNET_THREAD_TEAM=0`` leaves the team out
-(products and kernels then run on the calling thread and BLAS's).
+(products then run on BLAS's own threads).
 
 The thread count changes how a product is split between threads, never the order of
-any sum, so the results do not depend on the mode (the team's blocks of rows agree with
+any sum, so the results do not depend on the mode (the team's blocks agree with
 whole products to float32 rounding).
 """
 
@@ -48,6 +50,7 @@ class ThreadGovernor:
     """
 
     min_step_seconds = 2e-4  # below this, BLAS runs one thread anyway: nothing to govern
+    trial_steps = 3  # steps a new mode has to confirm a switch
 
     def __init__(self, probe_every: int = 8, max_probe_every: int = 1024, window: int = 9,
                  team: bool | None = None):
@@ -65,14 +68,15 @@ class ThreadGovernor:
         self.until_probe = probe_every
         self.probing = None  # the mode being tried this step
         self._next_probe = 0  # index into the other modes, round-robin
-        self.switches = self.probes = 0
+        self.switches = self.probes = self.reverts = 0
+        self._trial = None  # (previous mode, its median, the new mode's first steps)
         self._start = 0.0
 
     def _set(self, mode, in_fit: bool = True) -> None:
         threads = self.threads if mode == self.threads else 1
         for lib in self._libraries:
             lib.set_num_threads(threads)
-        _team_flags(mode, in_fit and self.team)
+        _team_flags(mode, in_fit and self.team, self.threads)
 
     def before_step(self) -> None:
         if not self.active:
@@ -92,23 +96,43 @@ class ThreadGovernor:
         seconds = time.perf_counter() - self._start
         if self.probing is None:
             self.times[self.mode].append(seconds)
+            if self._trial is not None:
+                self._check_switch(seconds)
             if seconds < self.min_step_seconds and len(self.times[self.mode]) >= 3:
                 self.active = False  # steps too small for BLAS threads to matter
                 if self.mode != self.threads:
                     self.mode = self.threads
                     self._set(self.threads, in_fit=False)
                 else:
-                    _team_flags(self.threads, False)
+                    _team_flags(self.threads, False, self.threads)
             return
         tried, self.probing = self.probing, None
         self.times[tried].append(seconds)
-        if _median(self.times[tried]) < _median(self.times[self.mode]):
-            self.mode, self.switches = tried, self.switches + 1  # the other way is faster
+        current = _median(self.times[self.mode])
+        if seconds < current and _median(self.times[tried]) < current:
+            # the other way is faster: take it, on trial for its next steps
+            self._trial = (self.mode, current, [])
+            self.mode, self.switches = tried, self.switches + 1
             self.interval = self.probe_every
         else:
             self._set(self.mode)
             self.interval = min(2 * self.interval, self.max_probe_every)
         self.until_probe = self.interval
+
+    def _check_switch(self, seconds) -> None:
+        """After a switch, the new mode's first ``trial_steps`` steps must beat the old
+        mode's median, or the governor goes back (a probe can be lucky on a machine whose
+        load comes and goes: the other process between two of its epochs, say)."""
+        previous, median, steps = self._trial
+        steps.append(seconds)
+        if len(steps) < self.trial_steps:
+            return
+        self._trial = None
+        if _median(steps) > median:
+            self.mode, self.reverts = previous, self.reverts + 1
+            self._set(previous)
+            self.interval = min(2 * self.interval, self.max_probe_every)
+            self.until_probe = self.interval
 
     def begin(self) -> ThreadGovernor:
         """A ``fit`` starts: its steps run in the mode the earlier steps chose."""
@@ -116,7 +140,7 @@ class ThreadGovernor:
             if self.mode != self.threads:
                 self._set(self.mode)
             else:
-                _team_flags(self.mode, self.team)
+                _team_flags(self.mode, self.team, self.threads)
         return self
 
     def restore(self) -> None:
@@ -125,13 +149,14 @@ class ThreadGovernor:
         if self.active and self.mode != self.threads:
             self._set(self.threads, in_fit=False)
         else:
-            _team_flags(self.threads, False)
+            _team_flags(self.threads, False, self.threads)
 
 
-def _team_flags(mode, in_fit: bool) -> None:
-    """The team splits the products of ``fit``'s steps in the team mode only."""
+def _team_flags(mode, in_fit: bool, threads: int) -> None:
+    """The team (of BLAS's thread count) splits the products of ``fit``'s steps in the
+    team mode only."""
     if in_fit or thread_team._TEAM is not None:
-        thread_team.team().active = in_fit and mode == TEAM
+        thread_team.team(threads).active = in_fit and mode == TEAM
 
 
 

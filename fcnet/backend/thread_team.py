@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import queue
 import threading
 
@@ -58,7 +59,7 @@ class _Job:
             if i >= len(tasks):
                 return
             try:
-                tasks[i]()  # a NumPy product or compiled kernel: releases the GIL
+                tasks[i]()  # a NumPy product: BLAS runs without the GIL
             except BaseException as error:  # re-raised by the caller
                 self.error = error
             with self.lock:
@@ -145,15 +146,17 @@ class ThreadTeam:
 _TEAM: ThreadTeam | None = None
 
 
-def team() -> ThreadTeam:
-    """The process's team, one thread per core this process may use."""
+def team(threads: int | None = None) -> ThreadTeam:
+    """The process's team: ``threads`` threads (BLAS's thread count, which a
+    data-parallel process caps at its share of the cores), or one per core this process
+    may use. A new count makes a new team."""
     global _TEAM
-    if _TEAM is None:
-        import os
-
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-            os.cpu_count() or 1)
-        _TEAM = ThreadTeam(cores)
+    if threads is None:
+        threads = _TEAM.threads if _TEAM is not None else (
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1)
+    if _TEAM is None or _TEAM.threads != threads:
+        _TEAM = ThreadTeam(threads)
     return _TEAM
 
 
