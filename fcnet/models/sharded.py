@@ -34,7 +34,7 @@ from fcnet.backend import tree
 from fcnet.callbacks._training_state import _layer_generators
 from fcnet.layers import Step, penalties_and_gradients, weight_penalty
 from fcnet.models.data_adapter import to_device
-from fcnet.models.step import _FUSABLE, TrainStep, finish_gradients
+from fcnet.models.step import TrainStep, finish_gradients
 
 
 def shard(total: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -130,21 +130,8 @@ class ShardedTrainStep(TrainStep):
         self.dist = dist
 
     def gradients(self, x, ys, sample_weights, need_dx=False, training=True):
-        step = Step()
-        y, ctx = self.model.forward_step(x, training, step)
-        nested = tree.is_nested(y)
-        outputs = tree.flatten(y) if nested else [y]
-        parts, dys, from_z = [], [], []
-        fusable = self.fused or [_FUSABLE.get(a) for a in self.model._output_activations(ctx)]
-        for k, loss in enumerate(self.losses):
-            part, dy, fused = None, None, False
-            if loss is not None:
-                sw = None if sample_weights is None else sample_weights[k]
-                fused = fusable[k] and loss.fused_gradient(fusable[k], ys[k], outputs[k], sw)
-                part, dy = fused or loss.value_and_gradient(ys[k], outputs[k], sw)
-            parts.append(part)
-            dys.append(dy)
-            from_z.append(bool(fused))
+        step, ctx, nested, outputs, parts, dys, from_z = self.forward_losses(
+            x, ys, sample_weights, training)
         parts, scales, penalties = exchange(self.dist, self.model, self.losses, ys, outputs,
                                             sample_weights, parts, step.penalties)
         value = penalties

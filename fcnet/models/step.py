@@ -57,11 +57,31 @@ class TrainStep:
     def gradients(self, x, ys, sample_weights, need_dx=False, training=True):
         """``(loss, per-output losses, dL/dx or None, outputs)``; dL/dw lands in the
         flat ``grads`` buffer, every slot written (zeros where no gradient reached)."""
+        step, ctx, nested, outputs, parts, dys, from_z = self.forward_losses(
+            x, ys, sample_weights, training)
+        value = 0.0
+        for k, dy in enumerate(dys):
+            if dy is None:
+                continue
+            weight = self.weights[k]
+            value += parts[k] if weight is None else parts[k] * weight
+            if weight is not None:
+                dys[k] = dy * dy.dtype.type(weight)
+        value += sum(step.penalties)
+        dx = self.model.backward_step(ctx, dys if nested else dys[0], step,
+                                      need_dx=need_dx, from_z=from_z)
+        value += finish_gradients(step, self.owners, self.regularized)
+        return float(value), parts, dx, outputs
+
+    def forward_losses(self, x, ys, sample_weights, training):
+        """The forward pass and each output's loss and ``dL/dy`` (``dL/dz`` where a
+        crossentropy fuses with the output's softmax or sigmoid), unweighted:
+        ``(step, ctx, nested, outputs, parts, dys, from_z)``."""
         step = Step()
         y, ctx = self.model.forward_step(x, training, step)
         nested = tree.is_nested(y)
         outputs = tree.flatten(y) if nested else [y]
-        value, parts, dys, from_z = 0.0, [], [], []
+        parts, dys, from_z = [], [], []
         fusable = self.fused or [_FUSABLE.get(a) for a in self.model._output_activations(ctx)]
         for k, loss in enumerate(self.losses):
             part, dy, fused = None, None, False
@@ -69,18 +89,10 @@ class TrainStep:
                 sw = None if sample_weights is None else sample_weights[k]
                 fused = fusable[k] and loss.fused_gradient(fusable[k], ys[k], outputs[k], sw)
                 part, dy = fused or loss.value_and_gradient(ys[k], outputs[k], sw)
-                weight = self.weights[k]
-                value += part if weight is None else part * weight
-                if weight is not None:
-                    dy = dy * dy.dtype.type(weight)
             parts.append(part)  # Keras logs each output's loss unweighted
             dys.append(dy)
             from_z.append(bool(fused))
-        value += sum(step.penalties)
-        dx = self.model.backward_step(ctx, dys if nested else dys[0], step,
-                                      need_dx=need_dx, from_z=from_z)
-        value += finish_gradients(step, self.owners, self.regularized)
-        return float(value), parts, dx, outputs
+        return step, ctx, nested, outputs, parts, dys, from_z
 
 
 def owners(model, variables) -> list:
