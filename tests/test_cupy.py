@@ -9,13 +9,9 @@ import pytest
 
 import fcnet
 from fcnet import backend
+from tests.gpu import cupy, needs_gpu
 
-cupy = pytest.importorskip("cupy")
-try:
-    _gpus = cupy.cuda.runtime.getDeviceCount()
-except cupy.cuda.runtime.CUDARuntimeError:
-    _gpus = 0
-pytestmark = pytest.mark.skipif(_gpus == 0, reason="no GPU")
+pytestmark = needs_gpu
 
 CASES = {
     "adam-sparse-softmax": ("adam", "sparse_categorical_crossentropy", "softmax", 4),

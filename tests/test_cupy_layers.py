@@ -11,14 +11,10 @@ import pytest
 import fcnet
 from fcnet import backend
 from tests import saving_models
+from tests.gpu import needs_gpu
 from tests.seed_models import seed003_cnn
 
-cupy = pytest.importorskip("cupy")
-try:
-    _gpus = cupy.cuda.runtime.getDeviceCount()
-except cupy.cuda.runtime.CUDARuntimeError:
-    _gpus = 0
-pytestmark = pytest.mark.skipif(_gpus == 0, reason="no GPU")
+pytestmark = needs_gpu
 L = fcnet.layers
 
 
