@@ -18,7 +18,7 @@ import numpy
 
 from fcnet.backend import parallel
 
-_global = numpy.random.default_rng()
+_global = None  # made at the first draw: ``import fcnet`` need not import numpy.random
 
 
 def set_random_seed(seed: int) -> None:
@@ -33,7 +33,10 @@ def set_random_seed(seed: int) -> None:
 
 def generator(seed=None) -> numpy.random.Generator:
     """The generator for one draw: the global one, or a fresh one for an int ``seed``."""
+    global _global
     if seed is None:
+        if _global is None:
+            _global = numpy.random.default_rng()
         return _global
     if isinstance(seed, SeedGenerator):
         return seed.rng
@@ -45,7 +48,8 @@ class SeedGenerator:
 
     def __init__(self, seed=None):
         self.seed = seed
-        self.rng = numpy.random.default_rng(seed) if seed is not None else _global.spawn(1)[0]
+        self.rng = (numpy.random.default_rng(seed) if seed is not None
+                    else generator().spawn(1)[0])
 
 
 def batch_draw(draw, shape):

@@ -83,7 +83,7 @@ def _capture(model):
         "format": FORMAT, "version": VERSION,
         "epoch": progress.epoch, "batch": progress.batch,
         "weights": len(weights), "optimizer": len(variables),
-        "global_rng": _encode(backend_random._global.bit_generator.state),
+        "global_rng": _encode(backend_random.generator().bit_generator.state),
         "layer_rngs": [{"layer": i, "class": kind, "attribute": attr,
                         "state": _encode(rng.bit_generator.state)}
                        for i, kind, attr, rng in _layer_generators(model)],
@@ -191,7 +191,7 @@ class TrainingState:
         model.set_weights(weights)
         model.optimizer.set_variables(
             [arrays[f"optimizer_{i}"] for i in range(meta["optimizer"])])
-        backend_random._global.bit_generator.state = _decode(meta["global_rng"])
+        backend_random.generator().bit_generator.state = _decode(meta["global_rng"])
         generators = {(i, attr): (kind, rng) for i, kind, attr, rng in _layer_generators(model)}
         if len(generators) != len(meta["layer_rngs"]):
             raise ValueError(

@@ -179,14 +179,14 @@ def broadcast_state(model, dist) -> None:
         state = {"weights": model.get_weights(),
                  "optimizer": [numpy.asarray(backend.to_numpy(v))
                                for v in model.optimizer.variables],
-                 "rng": backend_random._global.bit_generator.state,
+                 "rng": backend_random.generator().bit_generator.state,
                  "layer_rngs": [rng.bit_generator.state for rng in generators]}
     state = dist.broadcast(state)
     if dist.rank == 0:
         return
     model.set_weights(state["weights"])
     model.optimizer.set_variables(state["optimizer"])
-    backend_random._global.bit_generator.state = state["rng"]
+    backend_random.generator().bit_generator.state = state["rng"]
     if len(generators) != len(state["layer_rngs"]):
         raise ValueError(f"Process {dist.rank}'s model has {len(generators)} random "
                          f"generators; rank 0's has {len(state['layer_rngs'])}. Every "
