@@ -169,11 +169,27 @@ def sklearn_run(workload, x, y):
 
 # ---------------------------------------------------------------- NumPy's GEMM rate
 def gemm_run(workload, x, y):
-    """C's matrix products alone (forward, and both backward products per layer), as
-    NumPy's BLAS runs them: the rate fcnet's step is measured against."""
+    """The bare NumPy work under a workload, as NumPy's BLAS runs it: C's matrix products
+    alone (forward, and both backward products per layer), the rate fcnet's step is
+    measured against; D1's forward pass of B's network on one sample (three products,
+    bias, relu, softmax), the floor under fcnet's ``predict``."""
+    rng = np.random.default_rng(1)
+    if workload == "D1":
+        ws = [(rng.normal(size=(a, b)).astype(np.float32), np.zeros(b, np.float32))
+              for a, b in zip(SIZES_B[:-1], SIZES_B[1:])]
+        one = x[:1]
+
+        def forward():
+            h = one
+            for i, (w, b) in enumerate(ws):
+                h = h @ w + b
+                if i < len(ws) - 1:
+                    np.maximum(h, 0, out=h)
+            e = np.exp(h - h.max(axis=-1, keepdims=True))
+            return e / e.sum(axis=-1, keepdims=True)
+        return lambda: [forward() for _ in range(D1_CALLS)], D1_CALLS
     if workload != "C":
         return None, 0
-    rng = np.random.default_rng(1)
     kernels = [rng.normal(size=(a, b)).astype(np.float32)
                for a, b in zip(SIZES_C[:-1], SIZES_C[1:])]
     hs = [np.empty((256, n), np.float32) for n in SIZES_C]

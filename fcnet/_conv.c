@@ -219,23 +219,28 @@ static PyObject *max_pool2d_forward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* dx (zeroed here) += dy on each argmax. Where windows overlap, offsets are visited one at
- * a time over all windows of a sample, in window order, as the reference adds them: the
- * same sums, in the same order. Returns 0, or -1 on an argmax outside the window. */
+/* dx = dy routed to each argmax (zeroed first where windows overlap or leave gaps). Where
+ * windows overlap, offsets are visited one at a time over all windows of a sample, in
+ * window order, as the reference adds them: the same sums, in the same order. Returns 0,
+ * or -1 on an argmax outside the window. */
 static inline __attribute__((always_inline)) int pool_backward_body(
     const float *restrict dy, const int *restrict arg, float *restrict dx, const Pool *p)
 {
     const Py_ssize_t C = p->c, K = p->ph * p->pw;
     const Py_ssize_t out = p->oh * p->ow * C;
     int bad = 0;
-    memset(dx, 0, sizeof(float) * (size_t)(p->n * p->h * p->w * C));
     for (Py_ssize_t i = 0; i < out * p->n; i++)
         bad |= (unsigned)arg[i] >= (unsigned)K;
     if (bad)
         return -1;
-    if (p->sh >= p->ph && p->sw >= p->pw) {
+    const int disjoint = p->sh >= p->ph && p->sw >= p->pw;
+    /* Windows that tile the input exactly leave no entry unwritten: no zeroing needed. */
+    if (!(disjoint && p->sh == p->ph && p->sw == p->pw && p->oh * p->sh == p->h
+          && p->ow * p->sw == p->w))
+        memset(dx, 0, sizeof(float) * (size_t)(p->n * p->h * p->w * C));
+    if (disjoint) {
         /* Windows that do not overlap: each dx entry gets at most one term, so the
-         * windows may be visited one at a time (each dx entry is touched once). */
+         * windows may be visited one at a time, each entry they cover written once. */
         for (Py_ssize_t n = 0; n < p->n; n++)
             for (Py_ssize_t oh = 0; oh < p->oh; oh++)
                 for (Py_ssize_t ow = 0; ow < p->ow; ow++) {
@@ -250,7 +255,7 @@ static inline __attribute__((always_inline)) int pool_backward_body(
                             float *restrict t = corner + (i * p->w + j) * C;
                             for (Py_ssize_t c = 0; c < C; c++) {
                                 float hit = a[c] == k ? 1.0f : 0.0f;
-                                t[c] += d[c] * hit; /* the reference's dy · hit */
+                                t[c] = 0.0f + d[c] * hit; /* the reference's dy · hit (a zero as +0) */
                             }
                         }
                 }

@@ -237,9 +237,9 @@ def _mish_gradient(dy, x, y):
 
 def softmax(x, axis=-1):
     """Softmax along ``axis``: ``exp(x - max) / sum(exp(x - max))``."""
-    xp = backend.xp
-    e = xp.exp(x - xp.max(_arr(x), axis=axis, keepdims=True))
-    e /= xp.sum(e, axis=axis, keepdims=True)
+    x = _arr(x)
+    e = backend.xp.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
     return e
 
 

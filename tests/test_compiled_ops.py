@@ -70,6 +70,21 @@ def test_max_pool_2d_equals_numpy(h, w, pool, strides, padding, channels, numpy_
     np.testing.assert_array_equal(dx, dx0)  # same sums in the same order
 
 
+@pytest.mark.parametrize("h, w", [(8, 6), (9, 7)])  # windows tiling the input; leaving gaps
+def test_max_pool_backward_writes_every_entry(h, w, numpy_only):
+    # the kernel writes into a buffer that is not zeroed beforehand (NaN here)
+    rng = np.random.default_rng(h)
+    x, dy = _rand(rng, 2, h, w, 3), _rand(rng, 2, h // 2, w // 2, 3)
+    _, ctx = pooling.max_pool_forward(x, (2, 2), (2, 2))
+    dx = np.full(x.shape, np.nan, np.float32)
+    compiled.kernels.max_pool2d_backward(dy, ctx[1], dx, 2, h, w, 3, h // 2, w // 2,
+                                         2, 2, 2, 2)
+    with numpy_only():
+        _, ctx0 = pooling.max_pool_forward(x, (2, 2), (2, 2))
+        dx0 = pooling.max_pool_backward(ctx0, dy)
+    np.testing.assert_array_equal(dx, dx0)
+
+
 @pytest.mark.parametrize("pool, strides, padding", [
     ((2, 2), (2, 2), "valid"), ((3, 3), (1, 1), "same"), ((3, 3), (2, 2), "valid")])
 def test_max_pool_ties_route_to_the_first_maximum(pool, strides, padding, numpy_only):

@@ -35,7 +35,8 @@ copied once into the contiguous layout the matrix product needs: rows ``(n, o)``
 columns ``(j, c)`` when channels are many, the transpose (one contiguous row per ``(j, c)``)
 when they are few (e.g. one grey channel), where the copy would otherwise move 4 bytes at a
 time. A 1×1 kernel without padding or stride, and a kernel covering the whole input, need
-no copy at all (a reshape).
+no copy at all (a reshape). The products of one group go through Dense's ``matmul``
+(``fcnet.ops.dense``), so a busy machine's thread team shares them as it shares Dense's.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import numpy
 
 from fcnet import backend
 from fcnet.ops import compiled
+from fcnet.ops.dense import matmul
 
 # Below this many channels per group the patches are laid out one row per (j, c).
 _FEW_CHANNELS = 8
@@ -278,7 +280,7 @@ def conv_forward(x, kernel, bias, geometry: Geometry):
     n, f = x.shape[0], kernel.shape[-1]
     g = geometry.groups
     if g == 1:
-        z = cols[0] @ kernel.reshape(-1, f)
+        z = matmul(cols[0], kernel.reshape(-1, f))
     else:
         z = xp.empty((cols.shape[1], f), dtype=x.dtype)
         xp.matmul(cols, grouped_kernel(kernel, g),
@@ -306,7 +308,7 @@ def conv_forward_relu(x, kernel, bias, geometry: Geometry):
     cols = im2col(pad(x, geometry), geometry)
     z = compiled.conv_bias_relu(cols[0].T, kernel, bias)
     if z is None:  # the reference's product, bias and relu
-        z = cols[0] @ kernel.reshape(-1, f)
+        z = matmul(cols[0], kernel.reshape(-1, f))
         z += bias
         xp.maximum(z, 0, out=z)
     return z.reshape((x.shape[0],) + geometry.out + (f,)), cols
@@ -319,7 +321,7 @@ def conv_kernel_gradient(cols, dz, kernel_shape, groups: int = 1, out=None):
     dz2 = dz.reshape(-1, f)
     if groups == 1:
         target = None if out is None else out.reshape(-1, f)
-        dk = xp.matmul(cols[0].T, dz2, out=target)
+        dk = matmul(cols[0].T, dz2, out=target)
         return out if out is not None else dk.reshape(kernel_shape)
     if out is None:
         out = xp.empty(kernel_shape, dtype=dz.dtype)
@@ -345,7 +347,10 @@ def conv_input_gradient(dz, kernel, geometry: Geometry, input_shape):
         return dcols.transpose(1, 0, 2).reshape(input_shape)
     dcols = empty_cols(geometry, n, channels, dz.dtype)
     if not patches_transposed(channels // g):
-        xp.matmul(dz3, wt, out=dcols)
+        if g == 1:
+            matmul(dz3[0], wt[0], out=dcols[0])
+        else:
+            xp.matmul(dz3, wt, out=dcols)
     else:  # (g, K, M) rows: dcolsᵀ = W₂ · dzᵀ, contiguous
         xp.matmul(wt.transpose(0, 2, 1), dz3.transpose(0, 2, 1), out=dcols.transpose(0, 2, 1))
     return col2im(dcols, geometry, n, channels)
