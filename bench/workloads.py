@@ -171,23 +171,25 @@ def sklearn_run(workload, x, y):
 def gemm_run(workload, x, y):
     """The bare NumPy work under a workload, as NumPy's BLAS runs it: C's matrix products
     alone (forward, and both backward products per layer), the rate fcnet's step is
-    measured against; D1's forward pass of B's network on one sample (three products,
-    bias, relu, softmax), the floor under fcnet's ``predict``."""
+    measured against; D's and D1's forward pass of B's network (three products, bias,
+    relu, softmax) at batch 1024 and on one sample, the floor under fcnet's ``predict``."""
     rng = np.random.default_rng(1)
-    if workload == "D1":
+    if workload in ("D", "D1"):
         ws = [(rng.normal(size=(a, b)).astype(np.float32), np.zeros(b, np.float32))
               for a, b in zip(SIZES_B[:-1], SIZES_B[1:])]
-        one = x[:1]
 
-        def forward():
-            h = one
+        def forward(h):
             for i, (w, b) in enumerate(ws):
                 h = h @ w + b
                 if i < len(ws) - 1:
                     np.maximum(h, 0, out=h)
             e = np.exp(h - h.max(axis=-1, keepdims=True))
             return e / e.sum(axis=-1, keepdims=True)
-        return lambda: [forward() for _ in range(D1_CALLS)], D1_CALLS
+        if workload == "D":
+            return lambda: np.concatenate([forward(x[s:s + 1024])
+                                           for s in range(0, len(x), 1024)]), 1
+        one = x[:1]
+        return lambda: [forward(one) for _ in range(D1_CALLS)], D1_CALLS
     if workload != "C":
         return None, 0
     kernels = [rng.normal(size=(a, b)).astype(np.float32)
