@@ -255,7 +255,7 @@ static inline __attribute__((always_inline)) int pool_backward_body(
                             float *restrict t = corner + (i * p->w + j) * C;
                             for (Py_ssize_t c = 0; c < C; c++) {
                                 float hit = a[c] == k ? 1.0f : 0.0f;
-                                t[c] = 0.0f + d[c] * hit; /* the reference's dy · hit (a zero as +0) */
+                                t[c] = 0.0f + d[c] * hit; /* dy · hit, a zero as +0 */
                             }
                         }
                 }
