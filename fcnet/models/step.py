@@ -60,12 +60,13 @@ class TrainStep:
         step, ctx, nested, outputs, parts, dys, from_z = self.forward_losses(
             x, ys, sample_weights, training)
         value = 0.0
-        for k, dy in enumerate(dys):
+        for k, (dy, weight) in enumerate(zip(dys, self.weights)):
             if dy is None:
                 continue
-            weight = self.weights[k]
-            value += parts[k] if weight is None else parts[k] * weight
-            if weight is not None:
+            if weight is None:
+                value += parts[k]
+            else:
+                value += parts[k] * weight
                 dys[k] = dy * dy.dtype.type(weight)
         value += sum(step.penalties)
         dx = self.model.backward_step(ctx, dys if nested else dys[0], step,
