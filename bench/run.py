@@ -52,13 +52,16 @@ def worker(workload, framework, scale, repeats=1, start_at=0.0) -> subprocess.Po
     return subprocess.Popen(
         [sys.executable, str(HERE / "workloads.py"), workload, framework, "--scale",
          str(scale), "--repeats", str(repeats), "--start-at", str(start_at)],
-        env=BENCH_ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        env=BENCH_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def result(process: subprocess.Popen) -> dict | None:
-    out, _ = process.communicate()
+    """The worker's timings; None, with its last error line on stderr, when it failed."""
+    out, err = process.communicate()
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if process.returncode or not lines:
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        print(f"  worker {' '.join(process.args[2:4])} failed: {last}", file=sys.stderr)
         return None
     found = json.loads(lines[-1])
     return None if found.get("skipped") else found

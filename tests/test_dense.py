@@ -228,8 +228,8 @@ def test_a_backward_that_replaces_grad_gets_a_clear_error():
 
 
 def test_a_frozen_dense_computes_no_weight_gradient(monkeypatch):
-    """Counted, not timed: a frozen layer never calls the weight-gradient kernels, and a
-    frozen kernel leaves the bias training."""
+    """Counted, not timed: a frozen layer never calls the weight-gradient kernels (nor
+    folds SGD's step into one), and a frozen kernel leaves the bias training."""
     import fcnet.layers.dense as dense_module
 
     calls = []
@@ -239,7 +239,13 @@ def test_a_frozen_dense_computes_no_weight_gradient(monkeypatch):
         calls.append((x.shape[-1], dz.shape[-1]))
         return original(x, dz, out=out)
 
+    def folding(fold, kernel, x, dz):  # plain SGD's step in the product (fold.py)
+        calls.append((x.shape[-1], dz.shape[-1]))
+        return original_step(fold, kernel, x, dz)
+
+    original_step = dense_module.Fold.step
     monkeypatch.setattr(dense_module, "dense_kernel_gradient", counting)
+    monkeypatch.setattr(dense_module.Fold, "step", folding)
     frozen, half = Dense(6, name="frozen"), Dense(2, name="half")
     model = keras.Sequential([keras.Input((4,)), Dense(5), frozen, half])
     frozen.trainable = False

@@ -60,6 +60,8 @@ class Affine(Layer):
 
     # Whether a subclass wrote its own ``backward``, which the engine must then run.
     _own_backward = False
+    # Whether ``_affine_backward`` takes the step's ``Fold`` as ``overwrite`` (Dense).
+    _folds = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -137,6 +139,8 @@ class Affine(Layer):
         if self.activity_regularizer is not None:
             ctx, dy = self._activity_backward(ctx, dy)
         overwrite = step.first_write(self) if self._trainable else None
+        if overwrite and self._folds and step.fold is not None:
+            overwrite = step.fold  # an overwrite, where SGD may fold its step into it
         if (self.activation is activations.relu and not from_z and overwrite is not None
                 and self._bias_in_tail):
             if self._relu_fused:  # every weight gradient in one pass; then dx alone

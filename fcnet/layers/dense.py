@@ -14,6 +14,7 @@ from fcnet.ops import (
     dense_input_gradient,
     dense_kernel_gradient,
 )
+from fcnet.ops.fold import Fold
 
 
 class Dense(Affine):
@@ -81,6 +82,13 @@ class Dense(Affine):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
 
+    _folds = True
+
+    def forward_step(self, x, training, step):
+        if step.fold is not None:  # a layer called once may fold SGD's step (ops/fold.py)
+            step.fold.called(self)
+        return super().forward_step(x, training, step)
+
     def _affine(self, x, add_bias=True):
         """``z = x · kernel + bias`` (the bias left out when not ``add_bias``: the tail adds
         it); the input is what the gradients need."""
@@ -90,19 +98,25 @@ class Dense(Affine):
     def _affine_backward(self, ctx, dz, need_dx, overwrite, bias_written=False):
         """``dW = xᵀ·dz``, ``db = Σ dz`` into the slots of the trainable ones (``overwrite``
         True: written with ``out=``; False: added; None: none, the layer is frozen; the
-        bias not when ``bias_written``: the tail wrote it); returns dx."""
+        bias not when ``bias_written``: the tail wrote it); returns dx. ``overwrite`` may
+        be the step's ``Fold``: then, where it may, the kernel takes SGD's step
+        ``W ← W − lr·xᵀ·dz`` in place of its gradient, after ``dx`` is computed."""
         x = ctx[0]
         kernel, bias = self.kernel, self.bias
-        if overwrite is not None and kernel.trainable:
-            if overwrite:
-                dense_kernel_gradient(x, dz, out=kernel.grad)
-            else:
-                kernel.grad += dense_kernel_gradient(x, dz)
         if overwrite is not None and self.use_bias and bias.trainable and not bias_written:
             if overwrite:
                 dense_bias_gradient(dz, out=bias.grad)
             else:
                 bias.grad += dense_bias_gradient(dz)
+        if isinstance(overwrite, Fold) and overwrite.may_step(self, kernel, x, dz):
+            dx = dense_input_gradient(dz, kernel.value) if need_dx else None
+            overwrite.step(kernel, x, dz)
+            return dx
+        if overwrite is not None and kernel.trainable:
+            if overwrite:
+                dense_kernel_gradient(x, dz, out=kernel.grad)
+            else:
+                kernel.grad += dense_kernel_gradient(x, dz)
         return dense_input_gradient(dz, kernel.value) if need_dx else None
 
     def compute_output_shape(self, input_shape):

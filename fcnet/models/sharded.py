@@ -129,7 +129,11 @@ class ShardedTrainStep(TrainStep):
         super().__init__(model, parameters, compiled)
         self.dist = dist
 
-    def gradients(self, x, ys, sample_weights, need_dx=False, training=True):
+    def fold(self):
+        """None: the gradient is averaged over the processes before any step."""
+        return None
+
+    def gradients(self, x, ys, sample_weights, need_dx=False, training=True, fold=None):
         step, ctx, nested, outputs, parts, dys, from_z = self.forward_losses(
             x, ys, sample_weights, training)
         parts, scales, penalties = exchange(self.dist, self.model, self.losses, ys, outputs,

@@ -7,6 +7,9 @@
                                                         the flat gradient buffer
     optimizer.apply(grads);  w ← constraint(w)
 
+(Plain SGD on one process may instead take the Dense kernels' steps inside their
+gradient products: ``fcnet.ops.fold``.)
+
 What can be decided before the first step is decided in ``__init__`` (which outputs
 fuse, which variables carry regularizers or constraints); ``fit`` makes a new step
 each time it is called, so a change to a layer between two fits is seen.
@@ -18,6 +21,7 @@ from fcnet import activations
 from fcnet.backend import tree
 from fcnet.layers import Step, penalties_and_gradients
 from fcnet.models.data_adapter import to_device
+from fcnet.ops.fold import Fold
 
 _FUSABLE = {activations.softmax: "softmax", activations.sigmoid: "sigmoid"}
 
@@ -37,6 +41,7 @@ class TrainStep:
         self.regularized = [v for v in variables if v.regularizer is not None]
         self.constrained = [v for v in variables if v.constraint is not None]
         self.owners = owners(model, variables)
+        self.slices = {id(v): s for v, s in zip(variables, parameters.slices)}
         # Where an output ends in softmax/sigmoid, a crossentropy loss hands over dL/dz.
         # Where a subclassed model is inside, its outputs are known only once its call has
         # run: then it is decided each step, from the pass's ctx.
@@ -48,17 +53,29 @@ class TrainStep:
         """One step on a batch; returns the loss (regularization included), the
         per-output losses and the outputs."""
         x, ys, sample_weights = to_device(x, ys, sample_weights)
-        value, parts, _, outputs = self.gradients(x, ys, sample_weights)
-        self.optimizer.apply(self.parameters.grads)
+        fold = self.fold()
+        value, parts, _, outputs = self.gradients(x, ys, sample_weights, fold=fold)
+        if fold is not None and fold.stepped:
+            self.optimizer.apply_folded(self.parameters.grads,
+                                        sorted(self.slices[id(v)] for v in fold.stepped))
+        else:
+            self.optimizer.apply(self.parameters.grads)
         for variable in self.constrained:
             variable.assign(variable.constraint(variable.value))
         return value, parts, outputs
 
-    def gradients(self, x, ys, sample_weights, need_dx=False, training=True):
+    def fold(self):
+        """A ``Fold`` where this step's optimizer may take its step inside the Dense
+        kernels' gradient products (``fcnet.ops.fold``), else None."""
+        rate = self.optimizer.fold_rate()
+        return None if rate is None else Fold(rate, self.parameters.params)
+
+    def gradients(self, x, ys, sample_weights, need_dx=False, training=True, fold=None):
         """``(loss, per-output losses, dL/dx or None, outputs)``; dL/dw lands in the
-        flat ``grads`` buffer, every slot written (zeros where no gradient reached)."""
+        flat ``grads`` buffer, every slot written (zeros where no gradient reached),
+        except for the kernels that ``fold`` (a ``Fold``, or None) stepped instead."""
         step, ctx, nested, outputs, parts, dys, from_z = self.forward_losses(
-            x, ys, sample_weights, training)
+            x, ys, sample_weights, training, fold)
         value = 0.0
         for k, (dy, weight) in enumerate(zip(dys, self.weights)):
             if dy is None:
@@ -74,11 +91,11 @@ class TrainStep:
         value += finish_gradients(step, self.owners, self.regularized)
         return float(value), parts, dx, outputs
 
-    def forward_losses(self, x, ys, sample_weights, training):
+    def forward_losses(self, x, ys, sample_weights, training, fold=None):
         """The forward pass and each output's loss and ``dL/dy`` (``dL/dz`` where a
         crossentropy fuses with the output's softmax or sigmoid), unweighted:
         ``(step, ctx, nested, outputs, parts, dys, from_z)``."""
-        step = Step()
+        step = Step(fold=fold)
         y, ctx = self.model.forward_step(x, training, step)
         nested = tree.is_nested(y)
         outputs = tree.flatten(y) if nested else [y]

@@ -296,6 +296,11 @@ class Optimizer(OptimizerState):
             params[...] = self._heads[0]
         self._iterations = it + 1
 
+    def fold_rate(self):
+        """This step's learning rate where its whole update may be taken inside the Dense
+        kernels' gradient products (plain SGD: ``fcnet.ops.fold``), else None."""
+        return None
+
     def _current_lr(self) -> float:
         return self._lr if self._schedule is None else self._scheduled_lr()
 

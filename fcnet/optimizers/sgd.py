@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fcnet.backend import blas
 from fcnet.optimizers.base import Optimizer
 
 
@@ -24,6 +25,8 @@ class SGD(Optimizer):
 
     On NumPy the step (with weight decay) is one compiled pass where ``fcnet._fused``
     is built (``fused.py``), else the ufunc calls below; the two agree bit for bit.
+    Without momentum, a model's training step may fold the step of its Dense kernels
+    into their gradient products (``fcnet.ops.fold``): ``fold_rate`` and ``apply_folded``.
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
@@ -33,6 +36,7 @@ class SGD(Optimizer):
             raise ValueError("`momentum` must be a float between [0, 1].")
         self.momentum = float(momentum)
         self.nesterov = nesterov
+        self._folded_lr = None  # the rate fold_rate read for this step
 
     def _slot_groups(self):
         return [("momentum",)] if self.momentum != 0 else []
@@ -60,6 +64,33 @@ class SGD(Optimizer):
             p += t2
         else:
             p += m
+
+    def fold_rate(self):
+        """This step's learning rate where its update may be folded into the kernel
+        gradients' products (``θ ← θ − lr·g`` and nothing else: no momentum, weight
+        decay, clipping, EMA, accumulation or loss scale; the compiled path on; BLAS's
+        accumulating product at hand for the buffer's dtype), else None. The rate is
+        read once: ``apply_folded`` steps the rest at the same rate."""
+        if (self.momentum or self.weight_decay is not None or self.clipnorm
+                or self.clipvalue or self.global_clipnorm or self.use_ema
+                or self.gradient_accumulation_steps or self.loss_scale_factor is not None
+                or self._kernels is None or self._pad or self._external is not None
+                or not blas.available(self._p.dtype)):
+            return None
+        self._folded_lr = self._current_lr()
+        return self._folded_lr
+
+    def apply_folded(self, grads, stepped) -> None:
+        """``apply(grads)`` after the products stepped the ``(start, stop)`` ranges
+        ``stepped`` (sorted, apart) at ``fold_rate``'s rate: the rest of the buffer steps
+        at that rate; ``iterations += 1``."""
+        p, lr, start = self._p, self._folded_lr, 0
+        for stop, after in list(stepped) + [(self._size, self._size)]:
+            if stop > start:
+                self._kernels.sgd(p[start:stop], grads[start:stop], None, lr, 0.0, False,
+                                  None, None)
+            start = after
+        self._iterations += 1
 
     def _own_config(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}

@@ -1,0 +1,113 @@
+"""A matrix product added into its output, ``c ← c + alpha · aᵀ · b``, which NumPy's
+``matmul`` cannot do (it writes a product, never adds one to what is there):
+
+    accumulate(c, a, b, alpha)      c: (M, N)  +=  alpha · aᵀ · b,   a: (K, M), b: (K, N)
+
+It is BLAS's ``gemm`` with ``beta = 1``, called through ctypes (which releases the GIL)
+in the library NumPy itself runs on: the ``cblas_sgemm`` / ``cblas_dgemm`` that NumPy's
+OpenBLAS exports, with 64-bit integers (``scipy_cblas_sgemm64_``, the names of the
+``scipy-openblas64`` build NumPy's wheels carry; ``cblas_sgemm64_`` in other ILP64
+builds). Where NumPy runs on another BLAS, ``available`` is False and callers keep to
+``matmul``.
+
+SGD without momentum folds its step into Dense's kernel-gradient product with it:
+``kernel ← kernel + (−lr) · xᵀ · dz`` (``fcnet.ops.fold``).
+
+While ``fcnet.backend.thread_team`` is active (a part-busy machine), the product is
+shared out in blocks of ``c``'s rows or columns as the team shares ``matmul``'s; each
+entry of ``c`` is the same sum either way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+
+import numpy
+
+from fcnet.backend import thread_team
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_NAMES = ("scipy_cblas_{}gemm64_", "cblas_{}gemm64_")
+
+
+@functools.cache
+def _gemm(char: str):
+    """The CBLAS ``?gemm`` of NumPy's BLAS for dtype ``char`` ('f' or 'd'), or None."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    except Exception:  # no threadpoolctl, or a BLAS it cannot read: no accumulation
+        return None
+    scalar = ctypes.c_float if char == "f" else ctypes.c_double
+    for library in libraries:
+        if library.internal_api != "openblas":
+            continue
+        handle = ctypes.CDLL(library.filepath)  # already loaded by NumPy: the same one
+        for name in _NAMES:
+            function = getattr(handle, name.format("s" if char == "f" else "d"), None)
+            if function is not None:
+                i64, ptr = ctypes.c_int64, ctypes.c_void_p
+                function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64,
+                                     scalar, ptr, i64, ptr, i64, scalar, ptr, i64]
+                function.restype = None
+                return function
+    return None
+
+
+def available(dtype) -> bool:
+    """Whether ``accumulate`` can run on NumPy arrays of ``dtype`` (float32 or float64)."""
+    dtype = numpy.dtype(dtype)
+    return dtype.char in "fd" and _gemm(dtype.char) is not None
+
+
+def _ld(array) -> int | None:
+    """BLAS's leading dimension of a 2-D array (its row step in elements), or None where
+    BLAS cannot take the array as it is (no unit step along a row, rows that overlap)."""
+    rows, cols = array.shape
+    item = array.itemsize
+    if cols > 1 and array.strides[1] != item:
+        return None
+    if rows <= 1:
+        return max(1, cols)
+    step = array.strides[0]
+    return step // item if step % item == 0 and step >= max(1, cols) * item else None
+
+
+def accumulate(c, a, b, alpha: float) -> None:
+    """``c += alpha · aᵀ · b`` in place: ``a (K, M)``, ``b (K, N)``, ``c (M, N)``, NumPy
+    arrays of one float dtype, ``c`` with unit steps along its rows (``available`` must
+    be True; ``a`` and ``b`` are copied where BLAS cannot take them as they are).
+
+    Each entry ``c_ij + alpha · Σ_k a_ki b_kj`` is rounded once where BLAS fuses the
+    multiply-add (``c − lr·g`` written after ``g`` is rounded may differ in the last bit).
+    """
+    if not (a.dtype == b.dtype == c.dtype and a.ndim == b.ndim == c.ndim == 2
+            and a.shape[0] == b.shape[0] and c.shape == (a.shape[1], b.shape[1])
+            and c.flags.writeable and _ld(c) is not None):
+        raise ValueError(
+            "accumulate expects c (M, N) with unit steps along its rows, a (K, M) and "
+            f"b (K, N), of one dtype. Received: c {c.dtype}{c.shape}, a {a.dtype}{a.shape}, "
+            f"b {b.dtype}{b.shape}")
+    a = a if _ld(a) is not None else numpy.ascontiguousarray(a)
+    b = b if _ld(b) is not None else numpy.ascontiguousarray(b)
+    gemm = _gemm(c.dtype.char)
+    team = thread_team._TEAM
+    m, n, k = c.shape[0], c.shape[1], a.shape[0]
+    if team is None or not team.active or m * n * k < thread_team.MIN_WORK:
+        _call(gemm, c, a, b, alpha)
+        return
+    if n > m:  # blocks of columns: each packs its own part of b
+        tasks = [functools.partial(_call, gemm, c[:, j0:j1], a, b[:, j0:j1], alpha)
+                 for j0, j1 in team.bounds(n)]
+    else:  # blocks of rows: each packs its own columns of a
+        tasks = [functools.partial(_call, gemm, c[i0:i1], a[:, i0:i1], b, alpha)
+                 for i0, i1 in team.bounds(m)]
+    team.run(tasks)
+
+
+def _call(gemm, c, a, b, alpha) -> None:
+    if c.size and a.shape[0]:  # nothing to add where the batch is empty
+        gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, c.shape[0], c.shape[1], a.shape[0], alpha,
+             a.ctypes.data, _ld(a), b.ctypes.data, _ld(b), 1.0, c.ctypes.data, _ld(c))
