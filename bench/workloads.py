@@ -156,13 +156,13 @@ def sklearn_run(workload, x, y):
     warnings.filterwarnings("ignore")  # one epoch does not converge, on purpose
     if workload == "B":
         def run():
-            MLPClassifier(SIZES_B[1:-1], batch_size=128, max_iter=1, shuffle=True,
-                          random_state=0).fit(x, y)
+            MLPClassifier(hidden_layer_sizes=SIZES_B[1:-1], batch_size=128, max_iter=1,
+                          shuffle=True, random_state=0).fit(x, y)
         return run, -(-len(x) // 128)
     if workload == "C":
         def run():
-            MLPRegressor(SIZES_C[1:-1], solver="sgd", batch_size=256, max_iter=1,
-                         shuffle=False, random_state=0).fit(x, y)
+            MLPRegressor(hidden_layer_sizes=SIZES_C[1:-1], solver="sgd", batch_size=256,
+                         max_iter=1, shuffle=False, random_state=0).fit(x, y)
         return run, len(x) // 256
     return None, 0
 

@@ -94,6 +94,24 @@ def test_accumulate_refuses_mismatched_arrays():
                         np.zeros((2, 4), np.float32), 1.0)
 
 
+# ---- the optimizer's part -----------------------------------------------------------------
+
+@needs_fold
+def test_apply_folded_steps_only_outside_the_stepped_ranges():
+    rng = np.random.default_rng(3)
+    params = rng.standard_normal(10).astype(np.float32)
+    grads = rng.standard_normal(10).astype(np.float32)
+    opt = fcnet.optimizers.SGD(learning_rate=0.1)
+    opt.build(params, [(0, 4), (4, 6), (6, 10)])
+    before = params.copy()
+    assert opt.fold_rate() == pytest.approx(0.1)
+    opt.apply_folded(grads, [(0, 4), (6, 10)])
+    np.testing.assert_array_equal(params[4:6], before[4:6] - grads[4:6] * np.float32(0.1))
+    np.testing.assert_array_equal(params[:4], before[:4])
+    np.testing.assert_array_equal(params[6:], before[6:])
+    assert opt.iterations == 1
+
+
 # ---- training with the fold ---------------------------------------------------------------
 
 def _fit(monkeypatch, path, build, optimizer, epochs=3):

@@ -85,11 +85,11 @@ class SGD(Optimizer):
         ``stepped`` (sorted, apart) at ``fold_rate``'s rate: the rest of the buffer steps
         at that rate; ``iterations += 1``."""
         p, lr, start = self._p, self._folded_lr, 0
-        for stop, after in list(stepped) + [(self._size, self._size)]:
-            if stop > start:
-                self._kernels.sgd(p[start:stop], grads[start:stop], None, lr, 0.0, False,
-                                  None, None)
-            start = after
+        for done_start, done_stop in list(stepped) + [(self._size, self._size)]:
+            if done_start > start:  # the part before this stepped range
+                self._kernels.sgd(p[start:done_start], grads[start:done_start], None, lr,
+                                  0.0, False, None, None)
+            start = done_stop
         self._iterations += 1
 
     def _own_config(self):
