@@ -167,6 +167,19 @@ def test_sgd_folded_into_the_products_trains_as_the_reference(monkeypatch, rate)
 
 
 @needs_fold
+def test_a_dense_on_sequences_folds_over_every_leading_axis(monkeypatch):
+    def build():
+        return fcnet.Sequential([fcnet.Input((12,)), fcnet.layers.Reshape((3, 4)),
+                                 fcnet.layers.Dense(6, activation="relu"),
+                                 fcnet.layers.Flatten(), fcnet.layers.Dense(3)])
+
+    folded = _fit(monkeypatch, "fold", build, lambda: fcnet.optimizers.SGD(0.05))
+    reference = _fit(monkeypatch, "numpy", build, lambda: fcnet.optimizers.SGD(0.05))
+    assert len(folded[2]) == 2 * 6 * 3
+    _assert_same_training(folded, reference)
+
+
+@needs_fold
 def test_a_layer_called_twice_and_a_regularized_kernel_do_not_fold(monkeypatch):
     def build():
         inputs = fcnet.Input((12,))
