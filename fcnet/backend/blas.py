@@ -41,7 +41,8 @@ def _gemm(char: str):
     except Exception:  # no threadpoolctl, or a BLAS it cannot read: no accumulation
         return None
     scalar = ctypes.c_float if char == "f" else ctypes.c_double
-    for library in libraries:
+    # NumPy's own copy first (its wheels keep it in numpy.libs), where several are loaded
+    for library in sorted(libraries, key=lambda lib: "numpy" not in lib.filepath):
         if library.internal_api != "openblas":
             continue
         handle = ctypes.CDLL(library.filepath)  # already loaded by NumPy: the same one
