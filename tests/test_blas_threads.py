@@ -23,6 +23,7 @@ def _governor(monkeypatch, blas, **kwargs):
     monkeypatch.setattr(thread_team, "_TEAM", thread_team.ThreadTeam(2))
     monkeypatch.delenv("FCNET_BLAS_GOVERNOR", raising=False)
     monkeypatch.delenv("FCNET_THREAD_TEAM", raising=False)
+    kwargs.setdefault("load", lambda: None)  # the other processes' load unknown: probe
     return ThreadGovernor(**kwargs)
 
 
@@ -76,6 +77,50 @@ def test_the_governor_follows_the_load_through_every_mode(monkeypatch, clock):
     assert blas.num_threads == 2
 
 
+def test_a_quiet_machine_skips_the_probes(monkeypatch, clock):
+    """Counted, not timed: while the other processes leave the cores alone, BLAS's own
+    threads stay without a probe; once they take a core, the probes find the team."""
+    blas = FakeBlas()
+    others = [0.0]
+    governor = _governor(monkeypatch, blas, load=lambda: others[0])
+    _drive(governor, blas, IDLE, 300, clock)
+    assert governor.probes == 0 and governor.mode == 2 and governor.interval > 8
+    others[0] = 1.0
+    _drive(governor, blas, ONE_CORE_BUSY, 400, clock)
+    assert governor.probes > 0 and governor.mode == TEAM
+
+
+def test_a_quiet_reading_does_not_stop_the_probes_of_a_loaded_mode(monkeypatch, clock):
+    """Away from BLAS's own threads the probes go on, so the governor can find its way
+    back when the load has gone."""
+    blas = FakeBlas()
+    others = [2.0]
+    governor = _governor(monkeypatch, blas, load=lambda: others[0])
+    _drive(governor, blas, CROWDED, 60, clock)
+    assert governor.mode == 1
+    others[0], probes = 0.0, governor.probes
+    _drive(governor, blas, IDLE, 100, clock)
+    assert governor.probes > probes
+
+
+@pytest.mark.skipif(not blas_threads.os.path.exists("/proc/stat"), reason="Linux only")
+def test_other_load_sees_a_busy_process():
+    import subprocess
+    import sys
+    import time
+
+    load = blas_threads.OtherLoad()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        load()
+        time.sleep(0.5)  # this process sleeps: what is busy is someone else
+        assert load() >= 0.5
+    finally:
+        busy.kill()
+        busy.wait()
+
+
 def test_restore_gives_blas_its_threads_back_and_stops_the_team(monkeypatch, clock):
     blas = FakeBlas()
     governor = _governor(monkeypatch, blas, probe_every=2, max_probe_every=4)
@@ -93,7 +138,7 @@ def test_without_the_team_the_governor_chooses_between_thread_counts(monkeypatch
     monkeypatch.setenv("FCNET_THREAD_TEAM", "0")
     monkeypatch.setattr(blas_threads, "_blas_libraries", lambda: [blas])
     monkeypatch.setattr(thread_team, "_TEAM", thread_team.ThreadTeam(2))
-    governor = ThreadGovernor(probe_every=4, max_probe_every=16)
+    governor = ThreadGovernor(probe_every=4, max_probe_every=16, load=lambda: None)
     assert governor.modes == [2, 1]
     _drive(governor, blas, ONE_CORE_BUSY, 100, clock)
     assert governor.mode == 1 and not thread_team._TEAM.active
@@ -169,7 +214,8 @@ def test_training_gives_the_same_weights_in_every_mode(monkeypatch):
         """Tries another mode at every step (and takes it when it was faster)."""
 
         def __init__(self):
-            super().__init__(probe_every=1, max_probe_every=1, team=True)
+            super().__init__(probe_every=1, max_probe_every=1, team=True,
+                             load=lambda: None)
             self.min_step_seconds = 0.0
 
     class Team(ThreadGovernor):

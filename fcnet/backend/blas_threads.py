@@ -18,7 +18,11 @@ its recent steps show to be the fastest:
 It keeps a running median of each mode: every ``probe_every`` steps it tries the next
 other mode for one step, and each probe that confirms the current mode doubles the
 interval (up to ``max_probe_every``), so on a machine whose load does not change,
-probing costs almost nothing. A mode is taken when both its probe and its median beat
+probing costs almost nothing. A probe costs about one step (one thread is about half as
+fast on an idle machine), so while BLAS's own threads are in force and the machine's
+other processes have kept less than a quarter of a core busy since the last probe
+(``OtherLoad``: Linux's ``/proc/stat`` less this process's own CPU time), the probe is
+skipped as if it had confirmed them. A mode is taken when both its probe and its median beat
 the current mode's median, and kept only if its next few steps confirm it. Threads are
 set through threadpoolctl (a public interface); without it, or with a BLAS of one thread,
 the governor does nothing.
@@ -52,9 +56,13 @@ class ThreadGovernor:
     min_step_seconds = 2e-4  # below this, BLAS runs one thread anyway: nothing to govern
     trial_steps = 3  # steps a new mode has to confirm a switch
 
+    quiet_cores = 0.25  # other processes' load under which the probes are skipped
+
     def __init__(self, probe_every: int = 8, max_probe_every: int = 1024, window: int = 9,
-                 team: bool | None = None):
+                 team: bool | None = None, load=None):
         self._libraries = _blas_libraries()
+        # cores the other processes kept busy since the last call (None: unknown)
+        self._load = OtherLoad() if load is None else load
         self.threads = max((lib.num_threads for lib in self._libraries), default=1)
         self.active = self.threads > 1 and os.environ.get("FCNET_BLAS_GOVERNOR", "1") != "0"
         if team is None:
@@ -83,6 +91,11 @@ class ThreadGovernor:
             return
         self.until_probe -= 1
         if self.until_probe <= 0 and len(self.times[self.mode]) >= 3:
+            if self.mode == self.threads and self._quiet():
+                self.interval = min(2 * self.interval, self.max_probe_every)
+                self.until_probe = self.interval
+                self._start = time.perf_counter()
+                return
             others = [m for m in self.modes if m != self.mode]
             self.probing = others[self._next_probe % len(others)]
             self._next_probe += 1
@@ -118,6 +131,11 @@ class ThreadGovernor:
             self._set(self.mode)
             self.interval = min(2 * self.interval, self.max_probe_every)
         self.until_probe = self.interval
+
+    def _quiet(self) -> bool:
+        """Whether the other processes left this one's cores alone since the last probe."""
+        others = self._load()
+        return others is not None and others < self.quiet_cores
 
     def _check_switch(self, seconds) -> None:
         """After a switch, the new mode's first ``trial_steps`` steps must beat the old
@@ -198,6 +216,36 @@ class _NoGovernor:
 
 
 NO_GOVERNOR = _NoGovernor()
+
+
+class OtherLoad:
+    """``load()``: how many cores the machine's other processes kept busy, on average,
+    since the previous call: the busy time of every core (``/proc/stat``: user, nice,
+    system, irq, softirq and steal) less this process's own CPU time (``os.times``, all
+    its threads, BLAS's spinning ones included), over the wall time between the calls.
+    None where it cannot be known (no ``/proc/stat``: not Linux)."""
+
+    def __init__(self):
+        self._last = self._sample()
+
+    @staticmethod
+    def _sample():
+        try:
+            with open("/proc/stat", "rb") as stat:
+                ticks = [int(v) for v in stat.readline().split()[1:9]]
+            tick = os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError):
+            return None
+        busy = (sum(ticks) - ticks[3] - ticks[4]) / tick  # all but idle and iowait
+        own = os.times()
+        return busy, own.user + own.system, time.perf_counter()
+
+    def __call__(self):
+        now, last = self._sample(), self._last
+        self._last = now
+        if now is None or last is None or now[2] <= last[2]:
+            return None
+        return max(0.0, (now[0] - last[0]) - (now[1] - last[1])) / (now[2] - last[2])
 
 
 def _blas_libraries() -> list:
