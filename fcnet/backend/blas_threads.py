@@ -22,8 +22,9 @@ probing costs almost nothing. A probe costs about one step (one thread is about 
 fast on an idle machine), so while BLAS's own threads are in force and the machine's
 other processes have kept less than a quarter of a core busy since the last probe
 (``OtherLoad``: Linux's ``/proc/stat`` less this process's own CPU time), the probe is
-skipped as if it had confirmed them. A mode is taken when both its probe and its median beat
-the current mode's median, and kept only if its next few steps confirm it. Threads are
+skipped as if it had confirmed them. A mode is taken, on trial, when its probe beats the
+current mode's median (its own older times, from another load, are dropped), and kept
+only if its next few steps confirm it. Threads are
 set through threadpoolctl (a public interface); without it, or with a BLAS of one thread,
 the governor does nothing.
 ``FCNET_BLAS_GOVERNOR=0`` turns it off and ``FCNET_THREAD_TEAM=0`` leaves the team out
@@ -120,14 +121,17 @@ class ThreadGovernor:
                     _team_flags(self.threads, False, self.threads)
             return
         tried, self.probing = self.probing, None
-        self.times[tried].append(seconds)
         current = _median(self.times[self.mode])
-        if seconds < current and _median(self.times[tried]) < current:
-            # the other way is faster: take it, on trial for its next steps
+        if seconds < current:
+            # the other way is faster: the load has changed, so its older times are stale;
+            # take it, on trial for its next steps
+            self.times[tried].clear()
+            self.times[tried].append(seconds)
             self._trial = (self.mode, current, [])
             self.mode, self.switches = tried, self.switches + 1
             self.interval = self.probe_every
         else:
+            self.times[tried].append(seconds)
             self._set(self.mode)
             self.interval = min(2 * self.interval, self.max_probe_every)
         self.until_probe = self.interval
