@@ -207,7 +207,7 @@ def _fit(monkeypatch, governor_class):
     model = fcnet.Sequential([fcnet.Input((300,)), fcnet.layers.Dense(256, activation="relu"),
                               fcnet.layers.Dense(10)])
     model.compile("adam", fcnet.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+    model.fit(x, y, batch_size=64, epochs=3, verbose=0)
     return model.get_weights()
 
 

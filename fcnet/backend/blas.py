@@ -14,8 +14,8 @@ SGD without momentum folds its step into Dense's kernel-gradient product with it
 ``kernel ← kernel + (−lr) · xᵀ · dz`` (``fcnet.ops.fold``).
 
 While ``fcnet.backend.thread_team`` is active (a part-busy machine), the product is
-shared out in blocks of ``c``'s rows or columns as the team shares ``matmul``'s; each
-entry of ``c`` is the same sum either way.
+shared out in the team's blocks of ``c`` (``ThreadTeam.blocks``), as ``matmul`` is;
+each entry of ``c`` is the same sum either way.
 """
 
 from __future__ import annotations
@@ -95,17 +95,12 @@ def accumulate(c, a, b, alpha: float) -> None:
     b = b if _ld(b) is not None else numpy.ascontiguousarray(b)
     gemm = _gemm(c.dtype.char)
     team = thread_team._TEAM
-    m, n, k = c.shape[0], c.shape[1], a.shape[0]
-    if team is None or not team.active or m * n * k < thread_team.MIN_WORK:
+    blocks = team.blocks(*c.shape, a.shape[0]) if team is not None and team.active else None
+    if blocks is None:
         _call(gemm, c, a, b, alpha)
-        return
-    if n > m:  # blocks of columns: each packs its own part of b
-        tasks = [functools.partial(_call, gemm, c[:, j0:j1], a, b[:, j0:j1], alpha)
-                 for j0, j1 in team.bounds(n)]
-    else:  # blocks of rows: each packs its own columns of a
-        tasks = [functools.partial(_call, gemm, c[i0:i1], a[:, i0:i1], b, alpha)
-                 for i0, i1 in team.bounds(m)]
-    team.run(tasks)
+    else:  # c's block (rows, cols) is alpha · a[:, rows]ᵀ · b[:, cols]
+        team.run([functools.partial(_call, gemm, c[rows, cols], a[:, rows], b[:, cols], alpha)
+                  for rows, cols in blocks])
 
 
 def _call(gemm, c, a, b, alpha) -> None:

@@ -24,9 +24,8 @@ other processes have kept less than a quarter of a core busy since the last prob
 (``OtherLoad``: Linux's ``/proc/stat`` less this process's own CPU time), the probe is
 skipped as if it had confirmed them. A mode is taken, on trial, when its probe beats the
 current mode's median (its own older times, from another load, are dropped), and kept
-only if its next few steps confirm it. Threads are
-set through threadpoolctl (a public interface); without it, or with a BLAS of one thread,
-the governor does nothing.
+only if its next few steps confirm it. Threads are set through threadpoolctl (a public
+interface); without it, or with a BLAS of one thread, the governor does nothing.
 ``FCNET_BLAS_GOVERNOR=0`` turns it off and ``FCNET_THREAD_TEAM=0`` leaves the team out
 (products then run on BLAS's own threads).
 
@@ -93,8 +92,7 @@ class ThreadGovernor:
         self.until_probe -= 1
         if self.until_probe <= 0 and len(self.times[self.mode]) >= 3:
             if self.mode == self.threads and self._quiet():
-                self.interval = min(2 * self.interval, self.max_probe_every)
-                self.until_probe = self.interval
+                self._back_off()  # as a probe that confirmed BLAS's own threads
                 self._start = time.perf_counter()
                 return
             others = [m for m in self.modes if m != self.mode]
@@ -129,11 +127,15 @@ class ThreadGovernor:
             self.times[tried].append(seconds)
             self._trial = (self.mode, current, [])
             self.mode, self.switches = tried, self.switches + 1
-            self.interval = self.probe_every
+            self.interval = self.until_probe = self.probe_every
         else:
             self.times[tried].append(seconds)
             self._set(self.mode)
-            self.interval = min(2 * self.interval, self.max_probe_every)
+            self._back_off()
+
+    def _back_off(self) -> None:
+        """The mode in force was confirmed: the next probe comes twice as late."""
+        self.interval = min(2 * self.interval, self.max_probe_every)
         self.until_probe = self.interval
 
     def _quiet(self) -> bool:
@@ -153,8 +155,7 @@ class ThreadGovernor:
         if _median(steps) > median:
             self.mode, self.reverts = previous, self.reverts + 1
             self._set(previous)
-            self.interval = min(2 * self.interval, self.max_probe_every)
-            self.until_probe = self.interval
+            self._back_off()
 
     def begin(self) -> ThreadGovernor:
         """A ``fit`` starts: its steps run in the mode the earlier steps chose."""

@@ -102,28 +102,35 @@ class ThreadTeam:
         return list(zip(edges, edges[1:]))
 
     def matmul(self, a, b, out=None):
-        """``a · b`` for 2-D ``a (M, K)`` and ``b (K, N)`` (into ``out`` when given), the
-        output's rows (``M ≥ N``) or columns (``N > M``) shared by the team while it is
-        active: each block then packs only its own part of the larger operand."""
-        if (not self.active or self.threads < 2 or type(a) is not numpy.ndarray
+        """``a · b`` for 2-D ``a (M, K)`` and ``b (K, N)`` (into ``out`` when given), shared
+        by the team (``blocks``) while it is active."""
+        if (not self.active or type(a) is not numpy.ndarray
                 or type(b) is not numpy.ndarray or a.ndim != 2 or b.ndim != 2
-                or a.dtype != b.dtype or a.dtype.char not in "fd"
-                or a.shape[0] * a.shape[1] * b.shape[1] < MIN_WORK):
+                or a.dtype != b.dtype or a.dtype.char not in "fd"):
             return numpy.matmul(a, b, out=out)
-        by_columns = b.shape[1] > a.shape[0]
-        bounds = self.bounds(b.shape[1] if by_columns else a.shape[0])
-        if len(bounds) < 2:
+        blocks = self.blocks(a.shape[0], b.shape[1], a.shape[1])
+        if blocks is None:
             return numpy.matmul(a, b, out=out)
         if out is None:
             out = numpy.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
-        if by_columns:  # column blocks of b and out: strided, still BLAS's (ld = N)
-            tasks = [functools.partial(numpy.matmul, a, b[:, c0:c1], out=out[:, c0:c1])
-                     for c0, c1 in bounds]
-        else:
-            tasks = [functools.partial(numpy.matmul, a[r0:r1], b, out=out[r0:r1])
-                     for r0, r1 in bounds]
-        self.run(tasks)
+        # column blocks of b and out are strided, still BLAS's (ld = N)
+        self.run([functools.partial(numpy.matmul, a[rows], b[:, cols], out=out[rows, cols])
+                  for rows, cols in blocks])
         return out
+
+    def blocks(self, m: int, n: int, k: int):
+        """How the team shares a product with an ``(m, n)`` output summed over ``k``:
+        ``[(rows, cols)]`` slices of the output, blocks of its rows (``m ≥ n``) or of its
+        columns (``n > m``), so that each block packs only its own part of the larger
+        operand; None where the product is too small to split (run it whole)."""
+        if self.threads < 2 or m * n * k < MIN_WORK:
+            return None
+        whole = slice(None)
+        if n > m:
+            blocks = [(whole, slice(c0, c1)) for c0, c1 in self.bounds(n)]
+        else:
+            blocks = [(slice(r0, r1), whole) for r0, r1 in self.bounds(m)]
+        return blocks if len(blocks) > 1 else None
 
     def run(self, tasks) -> None:
         """Runs the callables ``tasks`` on the team's threads and the caller's; returns
