@@ -1,5 +1,6 @@
-"""Builds the optional compiled modules ``fcnet._fused`` (the fused optimizer updates) and
-``fcnet._conv`` (max pooling, col2im and the relu backward with the bias gradient).
+"""Builds the optional compiled modules ``fcnet._fused`` (the fused optimizer updates),
+``fcnet._conv`` (max pooling, col2im and the relu backward with the bias gradient) and
+``fcnet._pool`` (the threads both cut their loops over, and that OpenBLAS runs on).
 
 Everything else is in pyproject.toml. The extensions are optional: where no C compiler or
 no Python headers exist, the build warns, skips them, and fcnet runs on NumPy alone.
@@ -25,7 +26,9 @@ class BuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension("fcnet._fused", ["fcnet/_fused.c"], optional=True),
-                 Extension("fcnet._conv", ["fcnet/_conv.c"], optional=True)],
+    ext_modules=[Extension(name, [path], depends=["fcnet/_pool.h"], optional=True)
+                 for name, path in [("fcnet._fused", "fcnet/_fused.c"),
+                                    ("fcnet._conv", "fcnet/_conv.c"),
+                                    ("fcnet._pool", "fcnet/_pool.c")]],
     cmdclass={"build_ext": BuildExt},
 )

@@ -35,12 +35,16 @@
  *
  * The caller (fcnet/ops/compiled.py) passes the shapes as integers; every buffer must be
  * C-contiguous, of the format named and of exactly the size the shapes give, and the
- * buffers written may not share memory with the others. Plain C: no threads, no OpenMP,
- * no global mutable state; each kernel lets go of the GIL while it loops.
+ * buffers written may not share memory with the others. Plain C, no OpenMP; each kernel
+ * lets go of the GIL while it loops. Max pooling, col2im, and the relu forwards are cut
+ * into parts by samples or rows on fcnet._pool's threads where those serve BLAS
+ * (fcnet/_pool.h): each part writes its own outputs as the whole loop would.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+
+#include "_pool.h"
 
 #define MAX_BUFFERS 7
 
@@ -188,6 +192,39 @@ static inline __attribute__((always_inline)) void pool_forward_body(
             }
 }
 
+/* A range of samples of max pooling (each sample's windows are its own). */
+typedef struct {
+    const float *x; /* x (forward) or dy (backward) */
+    float *y;       /* y (forward) or dx (backward) */
+    int *arg;
+    const Pool *p;
+    int status[POOL_MAX_PARTS];
+} PoolJob;
+
+static void pool_forward_part(void *ctx, int part, int parts)
+{
+    PoolJob *job = ctx;
+    Py_ssize_t lo, hi;
+    pool_range(job->p->n, part, parts, &lo, &hi);
+    Pool q = *job->p;
+    q.n = hi - lo;
+    const Py_ssize_t in = q.h * q.w * q.c, out = q.oh * q.ow * q.c;
+    if (q.n > 0)
+        pool_forward(job->x + lo * in, job->y + lo * out, job->arg + lo * out, &q);
+}
+
+static void pool_backward_part(void *ctx, int part, int parts)
+{
+    PoolJob *job = ctx;
+    Py_ssize_t lo, hi;
+    pool_range(job->p->n, part, parts, &lo, &hi);
+    Pool q = *job->p;
+    q.n = hi - lo;
+    const Py_ssize_t in = q.h * q.w * q.c, out = q.oh * q.ow * q.c;
+    job->status[part] = q.n > 0 ? pool_backward(job->x + lo * out, job->arg + lo * out,
+                                                 job->y + lo * in, &q) : 0;
+}
+
 PyDoc_STRVAR(max_pool2d_forward_doc,
 "max_pool2d_forward(x, y, arg, n, h, w, c, oh, ow, ph, pw, sh, sw)\n--\n\n"
 "y[n, o, c] = max of x over window o (ph x pw, strides sh x sw) of the padded input\n"
@@ -212,8 +249,10 @@ static PyObject *max_pool2d_forward(PyObject *self, PyObject *args)
         release(&b);
         return NULL;
     }
+    PoolJob job = {.x = x, .y = y, .arg = arg, .p = &p};
+    int parts = pool_parts_for(p.n, p.h * p.w * p.c);
     Py_BEGIN_ALLOW_THREADS
-    pool_forward(x, y, arg, &p);
+    pool_run(pool_forward_part, &job, parts);
     Py_END_ALLOW_THREADS
     release(&b);
     Py_RETURN_NONE;
@@ -300,10 +339,13 @@ static PyObject *max_pool2d_backward(PyObject *self, PyObject *args)
         release(&b);
         return NULL;
     }
-    int status;
+    PoolJob job = {.x = dy, .y = dx, .arg = (int *)arg, .p = &p};
+    int parts = pool_parts_for(p.n, p.h * p.w * p.c), status = 0;
     Py_BEGIN_ALLOW_THREADS
-    status = pool_backward(dy, arg, dx, &p);
+    pool_run(pool_backward_part, &job, parts);
     Py_END_ALLOW_THREADS
+    for (int i = 0; i < parts; i++)
+        status |= job.status[i];
     release(&b);
     if (status < 0) {
         PyErr_Format(PyExc_ValueError, "`arg` must hold window offsets in [0, %zd). "
@@ -527,6 +569,25 @@ static void col2im(const float *restrict dcols, float *restrict dx, const Cols *
     col2im_body(dcols, dx, q);
 }
 
+/* A range of samples of col2im (row layout: each sample's rows and pixels are its own). */
+typedef struct {
+    const float *dcols;
+    float *dx;
+    const Cols *q;
+} ColsJob;
+
+static void col2im_part(void *ctx, int part, int parts)
+{
+    const ColsJob *job = ctx;
+    Py_ssize_t lo, hi;
+    pool_range(job->q->n, part, parts, &lo, &hi);
+    Cols q = *job->q;
+    q.n = hi - lo;
+    if (q.n > 0)
+        col2im(job->dcols + lo * q.oh * q.ow * q.kh * q.kw * q.c,
+               job->dx + lo * q.h * q.w * q.c, &q);
+}
+
 PyDoc_STRVAR(col2im2d_doc,
 "col2im2d(dcols, dx, n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw, transposed=False)\n--\n\n"
 "dx (n, h, w, c), the padded input's gradient, set to the sum over patches:\n"
@@ -548,11 +609,12 @@ static PyObject *col2im2d(PyObject *self, PyObject *args)
         release(&b);
         return NULL;
     }
+    ColsJob job = {.dcols = dcols, .dx = dx, .q = &q};
     Py_BEGIN_ALLOW_THREADS
     if (transposed)
         col2im_t(dcols, dx, &q);
     else
-        col2im(dcols, dx, &q);
+        pool_run(col2im_part, &job, pool_parts_for(q.n, q.h * q.w * q.c));
     Py_END_ALLOW_THREADS
     release(&b);
     Py_RETURN_NONE;
@@ -959,9 +1021,9 @@ static PyObject *relu_backward_conv_dx(PyObject *self, PyObject *args)
  * same sums in the same order, eight columns a vector, with fused multiply-adds. */
 static void conv_relu_plain(const float *restrict cols, const float *restrict w,
                             const float *restrict b, float *restrict z, Py_ssize_t rows,
-                            Py_ssize_t f, Py_ssize_t k)
+                            Py_ssize_t f, Py_ssize_t k, Py_ssize_t r0, Py_ssize_t r1)
 {
-    for (Py_ssize_t r = 0; r < rows; r++) {
+    for (Py_ssize_t r = r0; r < r1; r++) {
         float *restrict zr = z + r * f;
         const float c0 = cols[r];
         for (Py_ssize_t j = 0; j < f; j++)
@@ -990,10 +1052,10 @@ static void conv_relu_plain(const float *restrict cols, const float *restrict w,
 __attribute__((target("avx2,fma")))
 static void conv_relu_avx2(const float *restrict cols, const float *restrict w,
                            const float *restrict b, float *restrict z, Py_ssize_t rows,
-                           Py_ssize_t f, Py_ssize_t k)
+                           Py_ssize_t f, Py_ssize_t k, Py_ssize_t r0, Py_ssize_t r1)
 {
     const __m256 zero = _mm256_setzero_ps();
-    for (Py_ssize_t r = 0; r < rows; r++) {
+    for (Py_ssize_t r = r0; r < r1; r++) {
         float *zr = z + r * f;
         Py_ssize_t j0 = 0;
         for (; j0 + 32 <= f; j0 += 32) {
@@ -1031,17 +1093,32 @@ static void conv_relu_avx2(const float *restrict cols, const float *restrict w,
 }
 #endif
 
+/* Rows [r0, r1) of z (rows, f) from cols_t (k, rows). */
 static void conv_relu(const float *restrict cols, const float *restrict w,
                       const float *restrict b, float *restrict z, Py_ssize_t rows,
-                      Py_ssize_t f, Py_ssize_t k)
+                      Py_ssize_t f, Py_ssize_t k, Py_ssize_t r0, Py_ssize_t r1)
 {
 #ifdef FCNET_SMALL_K_AVX2
     if (f % 8 == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        conv_relu_avx2(cols, w, b, z, rows, f, k);
+        conv_relu_avx2(cols, w, b, z, rows, f, k, r0, r1);
         return;
     }
 #endif
-    conv_relu_plain(cols, w, b, z, rows, f, k);
+    conv_relu_plain(cols, w, b, z, rows, f, k, r0, r1);
+}
+
+typedef struct {
+    const float *cols, *w, *b;
+    float *z;
+    Py_ssize_t rows, f, k;
+} ConvReluJob;
+
+static void conv_relu_part(void *ctx, int part, int parts)
+{
+    const ConvReluJob *job = ctx;
+    Py_ssize_t lo, hi;
+    pool_range(job->rows, part, parts, &lo, &hi);
+    conv_relu(job->cols, job->w, job->b, job->z, job->rows, job->f, job->k, lo, hi);
 }
 
 PyDoc_STRVAR(conv_bias_relu_doc,
@@ -1071,8 +1148,10 @@ static PyObject *conv_bias_relu(PyObject *self, PyObject *args)
         release(&b);
         return NULL;
     }
+    ConvReluJob job = {.cols = cols, .w = w, .b = bias, .z = z, .rows = rows, .f = f, .k = k};
+    int parts = pool_parts_for(rows, f * k);
     Py_BEGIN_ALLOW_THREADS
-    conv_relu(cols, w, bias, z, rows, f, k);
+    pool_run(conv_relu_part, &job, parts);
     Py_END_ALLOW_THREADS
     release(&b);
     Py_RETURN_NONE;
@@ -1124,6 +1203,20 @@ static void bias_relu(float *restrict z, const float *restrict b, Py_ssize_t row
     }
 }
 
+typedef struct {
+    float *z;
+    const float *b;
+    Py_ssize_t rows, f;
+} BiasReluJob;
+
+static void bias_relu_part(void *ctx, int part, int parts)
+{
+    const BiasReluJob *job = ctx;
+    Py_ssize_t lo, hi;
+    pool_range(job->rows, part, parts, &lo, &hi);
+    bias_relu(job->z + lo * job->f, job->b, hi - lo, job->f);
+}
+
 PyDoc_STRVAR(bias_relu_doc,
 "bias_relu(z, b, rows, f)\n--\n\n"
 "z (rows, f) = max(z + b, 0) in place, b (f,): a layer's bias and relu in one pass.");
@@ -1146,8 +1239,10 @@ static PyObject *bias_relu_forward(PyObject *self, PyObject *args)
         release(&b);
         return NULL;
     }
+    BiasReluJob job = {.z = z, .b = bias, .rows = rows, .f = f};
+    int parts = pool_parts_for(rows, f);
     Py_BEGIN_ALLOW_THREADS
-    bias_relu(z, bias, rows, f);
+    pool_run(bias_relu_part, &job, parts);
     Py_END_ALLOW_THREADS
     release(&b);
     Py_RETURN_NONE;
@@ -1169,7 +1264,15 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static int exec_module(PyObject *module)
+{
+    (void)module;
+    pool_import();
+    return 0;
+}
+
 static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, exec_module},
 #ifdef Py_mod_multiple_interpreters
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif

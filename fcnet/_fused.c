@@ -16,13 +16,17 @@
  * None (no decay) or a float, and `decay_spans` None (every entry) or a sorted sequence
  * of disjoint (start, stop) pairs.
  *
- * Plain C: no threads, no OpenMP, no global mutable state. Each kernel lets go of the
- * GIL while it loops, so two Python threads may update two buffers at once.
+ * Plain C, no OpenMP. Each kernel lets go of the GIL while it loops, so two Python
+ * threads may update two buffers at once. Where fcnet._pool's threads serve BLAS, a
+ * large buffer is cut into parts that they update at once (fcnet/_pool.h); each entry's
+ * arithmetic is the same, so the results are too.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
 #include <string.h>
+
+#include "_pool.h"
 #if defined(__x86_64__) || defined(_M_X64)
 #include <xmmintrin.h>
 #define FCNET_FLUSH_SUBNORMALS 1
@@ -174,37 +178,63 @@ static int parse_decay(PyObject *decay, PyObject *spans, Py_ssize_t n, Decay *d)
 /* One rule's loop over [lo, hi), decaying θ first where `decayed`. */
 typedef void (*RangeFn)(const void *args, Py_ssize_t lo, Py_ssize_t hi, int decayed);
 
-/* Runs `fn` over the whole buffer, the decayed spans with decay, the gaps without. */
-static void run(RangeFn fn, const void *args, Py_ssize_t n, const Decay *d)
+/* Runs `fn` over [lo, hi) of the buffer, the decayed spans with decay, the gaps without. */
+static void run(RangeFn fn, const void *args, Py_ssize_t lo, Py_ssize_t hi, const Decay *d)
 {
     if (!d->on || !d->spans) {
-        fn(args, 0, n, d->on);
+        fn(args, lo, hi, d->on);
         return;
     }
-    Py_ssize_t pos = 0;
+    Py_ssize_t pos = lo;
     for (Py_ssize_t k = 0; k < d->count; k++) {
-        fn(args, pos, d->spans[2 * k], 0);
-        fn(args, d->spans[2 * k], d->spans[2 * k + 1], 1);
-        pos = d->spans[2 * k + 1];
+        Py_ssize_t start = d->spans[2 * k], stop = d->spans[2 * k + 1];
+        start = start < pos ? pos : start > hi ? hi : start;
+        stop = stop < start ? start : stop > hi ? hi : stop;
+        fn(args, pos, start, 0);
+        fn(args, start, stop, 1);
+        pos = stop;
     }
-    fn(args, pos, n, 0);
+    fn(args, pos, hi, 0);
 }
 
-static PyObject *finish(Buffers *b, Decay *d, RangeFn fn, const void *args)
+typedef struct {
+    RangeFn fn;
+    const void *args;
+    Py_ssize_t n;
+    const Decay *d;
+} UpdateJob;
+
+/* Part `part` of the buffer, in runs of 16 floats (64 bytes: no two parts share a cache
+ * line of the buffers, which NumPy aligns). */
+static void update_part(void *ctx, int part, int parts)
 {
-    Py_BEGIN_ALLOW_THREADS
+    const UpdateJob *job = ctx;
+    const Py_ssize_t units = (job->n + 15) / 16;
+    Py_ssize_t lo, hi;
+    pool_range(units, part, parts, &lo, &hi);
+    lo *= 16;
+    hi = hi * 16 < job->n ? hi * 16 : job->n;
 #if FCNET_FLUSH_SUBNORMALS
     /* Subnormal numbers (below 1.2e-38) flushed to zero, as XLA does on the CPU: a
      * slot that decays into that range (Adam's m for an unused weight, after about a
      * thousand steps) otherwise makes each operation on it 10-100 times slower. The
-     * thread's own control register, restored before the GIL is taken back. */
+     * thread's own control register, restored before it returns. */
     unsigned int csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040);  /* FTZ (bit 15) and DAZ (bit 6) */
 #endif
-    run(fn, args, b->n, d);
+    if (lo < hi)
+        run(job->fn, job->args, lo, hi, job->d);
 #if FCNET_FLUSH_SUBNORMALS
     _mm_setcsr(csr);
 #endif
+}
+
+static PyObject *finish(Buffers *b, Decay *d, RangeFn fn, const void *args)
+{
+    UpdateJob job = {.fn = fn, .args = args, .n = b->n, .d = d};
+    int parts = pool_parts_for((b->n + 15) / 16, 16);
+    Py_BEGIN_ALLOW_THREADS
+    pool_run(update_part, &job, parts);
     Py_END_ALLOW_THREADS
     PyMem_Free(d->spans);
     release(b);
@@ -403,7 +433,15 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static int exec_module(PyObject *module)
+{
+    (void)module;
+    pool_import();
+    return 0;
+}
+
 static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, exec_module},
 #ifdef Py_mod_multiple_interpreters
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif

@@ -6,7 +6,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "fcnet"
 
 FLOORS = {
-    "backend": 1, "random": 1,
+    "backend": 1, "random": 1, "_pool": 1,  # the threads BLAS and the kernels share
     "ops": 2, "_fused": 2, "_conv": 2,  # the compiled element-wise kernels (DESIGN §4)
     "activations": 3, "initializers": 3, "regularizers": 3, "constraints": 3, "losses": 3,
     "metrics": 3, "_registry": 3,

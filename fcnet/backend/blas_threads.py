@@ -40,7 +40,7 @@ import os
 import time
 from collections import deque
 
-from fcnet.backend import thread_team
+from fcnet.backend import blas_pool, thread_team
 
 TEAM = "team"
 
@@ -68,6 +68,8 @@ class ThreadGovernor:
         if team is None:
             team = os.environ.get("FCNET_THREAD_TEAM", "1") != "0"
         self.team = team
+        if self.threads > 1 and blas_pool.install():  # BLAS and fcnet's loops: one set
+            blas_pool.set_threads(self.threads)
         self.modes = [self.threads, 1] + ([TEAM] if team else [])
         self.mode = self.threads  # the mode steps run in
         self.times = {mode: deque(maxlen=window) for mode in self.modes}
@@ -84,6 +86,7 @@ class ThreadGovernor:
         threads = self.threads if mode == self.threads else 1
         for lib in self._libraries:
             lib.set_num_threads(threads)
+        blas_pool.set_threads(threads)
         _team_flags(mode, in_fit and self.team, self.threads)
 
     def before_step(self) -> None:

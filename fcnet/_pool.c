@@ -1,0 +1,328 @@
+/* fcnet._pool: the threads fcnet's compiled loops share their work over, and that
+ * OpenBLAS runs its own threaded work on: one set of threads, which block when idle.
+ *
+ * OpenBLAS's threads wait for work by spinning, for about 0.1 s after each product, so a
+ * loop that another thread of ours ran beside them would share its core with a spinner.
+ * OpenBLAS 0.3.27 and later let the program run its threaded work instead (the public
+ * `openblas_set_threads_callback_function`): once fcnet.backend.blas_pool hands it
+ * `pool_blas_callback`, every multi-threaded BLAS call runs its jobs here, and OpenBLAS's
+ * own threads go to sleep for good. These threads then serve both:
+ *
+ *   pool_blas_callback(…, dojob, n, size, data, arg)   dojob(i, data + i·size, arg) for
+ *                          every i < n at once (OpenBLAS's jobs wait for each other, so
+ *                          each has a thread of its own), returning when all are done;
+ *   pool_run(fn, ctx, parts)                           fn(ctx, i, parts) for i < parts,
+ *                          the caller taking parts too, returning when all are done.
+ *
+ * A thread that has finished waits for new work by spinning for at most WAIT_SPIN_NS
+ * (a step's next product or loop finds it awake), then blocks on a condition variable,
+ * giving its core away. Callers take turns (one dispatch at a time). After fork() the
+ * child starts with no threads and makes them again on first use.
+ *
+ * `parts` is how many parts the kernels (fcnet._conv, fcnet._fused) cut their loops into:
+ * 1 (plain loops) unless fcnet.backend.blas_pool has installed the callback and set it to
+ * BLAS's thread count. They reach pool_run and the part count through the capsule
+ * `fcnet._pool._API` (fcnet/_pool.h).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define FCNET_POOL_MODULE_OWNER
+#include "_pool.h"
+
+static int pool_parts = 1;
+static Py_ssize_t pool_min_work = 32768;
+
+#if defined(__unix__) || defined(__APPLE__)
+#define FCNET_POOL 1
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define POOL_RELAX() _mm_pause()
+#else
+#define POOL_RELAX() ((void)0)
+#endif
+
+#define POOL_MAX_THREADS 256
+#define WAIT_SPIN_NS 300000L /* 0.3 ms */
+
+typedef void (*pool_dojob_fn)(int, void *, int);
+
+/* A dispatch is announced by one 64-bit word, `ticket`: its generation (bits 32-63), its
+ * number of jobs (16-31) and the next job to take (0-15). A thread takes job i by moving
+ * the word from (g, n, i) to (g, n, i + 1) (compare-and-swap), so it can only take a job
+ * of the dispatch it read, never one of the next dispatch, whose fields may be being
+ * written. The dispatch's fields are written before the word (sequentially consistent
+ * stores and loads throughout). */
+#define TICKET(g, n, i) (((uint64_t)(uint32_t)(g) << 32) | ((uint64_t)(n) << 16) | (uint64_t)(i))
+#define TICKET_GEN(t) ((uint32_t)((t) >> 32))
+#define TICKET_COUNT(t) ((int)(((t) >> 16) & 0xffff))
+#define TICKET_NEXT(t) ((int)((t) & 0xffff))
+
+static struct {
+    pthread_mutex_t lock;    /* guards the sleepers' condition variables */
+    pthread_cond_t wake, done;
+    pthread_mutex_t callers; /* one dispatch at a time */
+    int threads;             /* workers started (the caller is not one) */
+    _Atomic uint64_t ticket;
+    atomic_int remaining, sleeping;
+    /* the dispatch: either OpenBLAS's jobs or a kernel's parts */
+    pool_dojob_fn dojob;
+    char *data;
+    size_t size;
+    int arg;
+    pool_part_fn fn;
+    void *ctx;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          PTHREAD_MUTEX_INITIALIZER};
+
+static long pool_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Takes jobs of dispatch `gen` until none is left (or another dispatch has begun). */
+static void pool_take(uint32_t gen)
+{
+    uint64_t t = atomic_load(&pool.ticket);
+    for (;;) {
+        if (TICKET_GEN(t) != gen || TICKET_NEXT(t) >= TICKET_COUNT(t))
+            return;
+        if (!atomic_compare_exchange_weak(&pool.ticket, &t, t + 1))
+            continue; /* t now holds the word as it is */
+        const int i = TICKET_NEXT(t), count = TICKET_COUNT(t);
+        if (pool.fn)
+            pool.fn(pool.ctx, i, count);
+        else
+            pool.dojob(i, pool.data + (size_t)i * pool.size, pool.arg);
+        if (atomic_fetch_sub(&pool.remaining, 1) == 1) {
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_broadcast(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
+        t = atomic_load(&pool.ticket);
+    }
+}
+
+/* A worker: spins for a new dispatch for at most WAIT_SPIN_NS, then sleeps until one
+ * comes. A sleeper counts itself in `sleeping` before it checks the generation, and the
+ * dispatcher stores the ticket before it reads `sleeping`; both sequentially consistent,
+ * so either the sleeper sees the new generation or the dispatcher sees the sleeper and
+ * wakes it (under the lock the sleeper holds until it waits). */
+static void *pool_worker(void *start)
+{
+    uint32_t seen = (uint32_t)(uintptr_t)start; /* the generation before its first */
+    for (;;) {
+        long since = pool_now_ns();
+        int spins = 0;
+        while (TICKET_GEN(atomic_load(&pool.ticket)) == seen) {
+            POOL_RELAX();
+            if (!(++spins & 63) && pool_now_ns() - since > WAIT_SPIN_NS) {
+                pthread_mutex_lock(&pool.lock);
+                atomic_fetch_add(&pool.sleeping, 1);
+                while (TICKET_GEN(atomic_load(&pool.ticket)) == seen)
+                    pthread_cond_wait(&pool.wake, &pool.lock);
+                atomic_fetch_sub(&pool.sleeping, 1);
+                pthread_mutex_unlock(&pool.lock);
+                break;
+            }
+        }
+        seen = TICKET_GEN(atomic_load(&pool.ticket));
+        pool_take(seen);
+    }
+    return NULL;
+}
+
+/* Runs the dispatch set in `pool` (callers lock held) as `count` jobs on the workers and
+ * the caller; returns when every job is done. */
+static void pool_dispatch(int count)
+{
+    const uint32_t gen = TICKET_GEN(atomic_load(&pool.ticket)) + 1;
+    while (pool.threads < count - 1 && pool.threads < POOL_MAX_THREADS) {
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, pool_worker, (void *)(uintptr_t)(gen - 1)) != 0)
+            break;
+        pthread_detach(thread);
+        pool.threads++;
+    }
+    atomic_store(&pool.remaining, count);
+    atomic_store(&pool.ticket, TICKET(gen, count, 0));
+    if (atomic_load(&pool.sleeping)) {
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.lock);
+    }
+    pool_take(gen);
+    long since = pool_now_ns();
+    int spins = 0;
+    while (atomic_load(&pool.remaining) != 0) {
+        POOL_RELAX();
+        if (!(++spins & 63) && pool_now_ns() - since > WAIT_SPIN_NS) {
+            pthread_mutex_lock(&pool.lock);
+            while (atomic_load(&pool.remaining) != 0)
+                pthread_cond_wait(&pool.done, &pool.lock);
+            pthread_mutex_unlock(&pool.lock);
+            break;
+        }
+    }
+}
+
+/* OpenBLAS's jobs: each at once on its own thread (they wait for each other). */
+static void pool_blas_callback(int sync, pool_dojob_fn dojob, int numjobs, size_t size,
+                               void *data, int arg)
+{
+    (void)sync; /* OpenBLAS asks for synchronous runs only */
+    if (numjobs <= 0)
+        return;
+    pthread_mutex_lock(&pool.callers);
+    pool.fn = NULL;
+    pool.dojob = dojob;
+    pool.data = data;
+    pool.size = size;
+    pool.arg = arg;
+    pool_dispatch(numjobs);
+    pthread_mutex_unlock(&pool.callers);
+}
+
+/* A kernel's loop cut into `parts`: fn(ctx, i, parts) for each i; any thread may take any
+ * part (the caller alone, if the others are slow to come). */
+static void pool_run(pool_part_fn fn, void *ctx, int parts)
+{
+    if (parts <= 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    pthread_mutex_lock(&pool.callers);
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool_dispatch(parts);
+    pthread_mutex_unlock(&pool.callers);
+}
+
+/* The child of a fork() has only the thread that forked: it starts again with none. */
+static void pool_after_fork_child(void)
+{
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_mutex_init(&pool.callers, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pool.threads = 0;
+    atomic_store(&pool.sleeping, 0);
+    atomic_store(&pool.remaining, 0);
+}
+
+static int pool_init(void)
+{
+    return pthread_atfork(NULL, NULL, pool_after_fork_child);
+}
+
+#else /* no POSIX threads: plain loops, and no callback for BLAS */
+
+static void pool_run(pool_part_fn fn, void *ctx, int parts)
+{
+    for (int i = 0; i < parts; i++)
+        fn(ctx, i, parts);
+}
+
+static int pool_init(void)
+{
+    return 0;
+}
+
+#endif
+
+/* The parts for a loop over `n` items of `work` floats each: one part per thread where
+ * there is enough work to share (at least pool_min_work floats a part), else 1. */
+static int pool_parts_for(Py_ssize_t n, Py_ssize_t work)
+{
+    int parts = pool_parts < POOL_MAX_PARTS ? pool_parts : POOL_MAX_PARTS;
+    if (parts > n)
+        parts = (int)n;
+    while (parts > 1 && n * work / parts < pool_min_work)
+        parts--;
+    return parts < 1 ? 1 : parts;
+}
+
+static const PoolAPI api = {pool_run, pool_parts_for};
+
+PyDoc_STRVAR(callback_doc,
+"callback()\n--\n\n"
+"The address of the function OpenBLAS may run its threads' work through\n"
+"(openblas_set_threads_callback_function), or None where this build has no threads.");
+
+static PyObject *callback(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+#ifdef FCNET_POOL
+    return PyLong_FromVoidPtr((void *)pool_blas_callback);
+#else
+    Py_RETURN_NONE;
+#endif
+}
+
+PyDoc_STRVAR(set_parts_doc,
+"set_parts(parts, min_work=32768)\n--\n\n"
+"How many parts the kernels cut their loops into (1: plain loops), each part at least\n"
+"min_work floats of work (a loop with less runs in fewer parts); returns the old parts.");
+
+static PyObject *set_parts(PyObject *self, PyObject *args)
+{
+    int parts, old = pool_parts;
+    Py_ssize_t min_work = 32768;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "i|n", &parts, &min_work))
+        return NULL;
+    pool_parts = parts < 1 ? 1 : parts > POOL_MAX_PARTS ? POOL_MAX_PARTS : parts;
+    pool_min_work = min_work < 1 ? 1 : min_work;
+    return PyLong_FromLong(old);
+}
+
+static PyMethodDef methods[] = {
+    {"callback", callback, METH_NOARGS, callback_doc},
+    {"set_parts", set_parts, METH_VARARGS, set_parts_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int exec_module(PyObject *module)
+{
+    static int started = 0;
+    if (!started && pool_init() != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "fcnet._pool: pthread_atfork failed");
+        return -1;
+    }
+    started = 1;
+    PyObject *capsule = PyCapsule_New((void *)&api, "fcnet._pool._API", NULL);
+    if (!capsule || PyModule_AddObject(module, "_API", capsule) < 0) {
+        Py_XDECREF(capsule);
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, exec_module},
+#ifdef Py_GIL_DISABLED
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "fcnet._pool",
+    .m_doc = "The threads fcnet's compiled loops and OpenBLAS share (see fcnet/_pool.c).",
+    .m_size = 0,
+    .m_methods = methods,
+    .m_slots = slots,
+};
+
+PyMODINIT_FUNC PyInit__pool(void)
+{
+    return PyModuleDef_Init(&module);
+}
