@@ -438,6 +438,26 @@ static int parse_cols(PyObject *args, PyObject **a, PyObject **b, Cols *q, int *
     return 1;
 }
 
+/* A range of samples of im2col or col2im in the row layout (each sample's rows of the
+ * patch matrix and its pixels are its own): x is read by im2col, written by col2im. */
+typedef struct {
+    float *x;
+    float *cols;
+    const Cols *q;
+} ColsJob;
+
+static void im2col_part(void *ctx, int part, int parts)
+{
+    const ColsJob *job = ctx;
+    Py_ssize_t lo, hi;
+    pool_range(job->q->n, part, parts, &lo, &hi);
+    Cols q = *job->q;
+    q.n = hi - lo;
+    if (q.n > 0)
+        im2col(job->x + lo * q.h * q.w * q.c, job->cols + lo * q.oh * q.ow * q.kh * q.kw * q.c,
+               &q);
+}
+
 PyDoc_STRVAR(im2col2d_doc,
 "im2col2d(x, cols, n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw, transposed=False)\n--\n\n"
 "cols (n, oh, ow, g, kh, kw, c/g), the patch matrix in its row layout, set to\n"
@@ -459,11 +479,12 @@ static PyObject *im2col2d(PyObject *self, PyObject *args)
         release(&b);
         return NULL;
     }
+    ColsJob job = {.x = (float *)x, .cols = cols, .q = &q};
     Py_BEGIN_ALLOW_THREADS
     if (transposed)
         im2col_t(x, cols, &q);
     else
-        im2col(x, cols, &q);
+        pool_run(im2col_part, &job, pool_parts_for(q.n, q.oh * q.ow * q.kh * q.kw * q.c));
     Py_END_ALLOW_THREADS
     release(&b);
     Py_RETURN_NONE;
@@ -569,12 +590,6 @@ static void col2im(const float *restrict dcols, float *restrict dx, const Cols *
     col2im_body(dcols, dx, q);
 }
 
-/* A range of samples of col2im (row layout: each sample's rows and pixels are its own). */
-typedef struct {
-    const float *dcols;
-    float *dx;
-    const Cols *q;
-} ColsJob;
 
 static void col2im_part(void *ctx, int part, int parts)
 {
@@ -584,8 +599,8 @@ static void col2im_part(void *ctx, int part, int parts)
     Cols q = *job->q;
     q.n = hi - lo;
     if (q.n > 0)
-        col2im(job->dcols + lo * q.oh * q.ow * q.kh * q.kw * q.c,
-               job->dx + lo * q.h * q.w * q.c, &q);
+        col2im(job->cols + lo * q.oh * q.ow * q.kh * q.kw * q.c,
+               job->x + lo * q.h * q.w * q.c, &q);
 }
 
 PyDoc_STRVAR(col2im2d_doc,
@@ -609,7 +624,7 @@ static PyObject *col2im2d(PyObject *self, PyObject *args)
         release(&b);
         return NULL;
     }
-    ColsJob job = {.dcols = dcols, .dx = dx, .q = &q};
+    ColsJob job = {.x = dx, .cols = (float *)dcols, .q = &q};
     Py_BEGIN_ALLOW_THREADS
     if (transposed)
         col2im_t(dcols, dx, &q);
@@ -622,13 +637,36 @@ static PyObject *col2im2d(PyObject *self, PyObject *args)
 
 /* ---- relu backward with the bias gradient ------------------------------------------------ */
 
+/* The row sums of the relu backward kernels are cut into blocks of rows by the number of
+ * rows and columns alone, never by the threads: each block sums its rows in double, and
+ * the blocks' sums are added in block order, so the bits are the same on any number of
+ * threads. One block up to SUM_BLOCK_WORK floats, at most SUM_BLOCKS. */
+#define SUM_BLOCKS 8
+#define SUM_BLOCK_WORK 32768
+
+static int sum_blocks(Py_ssize_t rows, Py_ssize_t f)
+{
+    Py_ssize_t blocks = rows * f / SUM_BLOCK_WORK;
+    blocks = blocks < SUM_BLOCKS ? blocks : SUM_BLOCKS;
+    blocks = blocks < rows ? blocks : rows;
+    return blocks < 1 ? 1 : (int)blocks;
+}
+
+/* sums[i] = Σ over blocks of acc[block · stride + i] (in block order), i < count. */
+static void add_blocks(double *restrict acc, Py_ssize_t count, Py_ssize_t stride, int blocks)
+{
+    for (int block = 1; block < blocks; block++)
+        for (Py_ssize_t i = 0; i < count; i++)
+            acc[i] += acc[block * stride + i];
+}
+
+/* dz = dy · [y > 0] over rows [r0, r1), and acc[k] = Σ of those rows of dz[:, k]. */
 static void relu_bias(const float *restrict dy, const float *restrict y, float *restrict dz,
-                      float *restrict db, double *restrict acc, Py_ssize_t rows, Py_ssize_t f,
-                      int add)
+                      double *restrict acc, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t f)
 {
     for (Py_ssize_t k = 0; k < f; k++)
         acc[k] = 0.0;
-    for (Py_ssize_t r = 0; r < rows; r++) {
+    for (Py_ssize_t r = r0; r < r1; r++) {
         const float *restrict dyr = dy + r * f, *restrict yr = y + r * f;
         float *restrict dzr = dz + r * f;
         for (Py_ssize_t k = 0; k < f; k++) {
@@ -638,8 +676,26 @@ static void relu_bias(const float *restrict dy, const float *restrict y, float *
             acc[k] += (double)v;
         }
     }
-    for (Py_ssize_t k = 0; k < f; k++)
-        db[k] = add ? db[k] + (float)acc[k] : (float)acc[k];
+}
+
+typedef struct {
+    const float *dy, *y, *cols;
+    float *dz, *scratch;
+    double *acc;
+    Py_ssize_t rows, f, k;
+    int blocks;
+} SumJob;
+
+static void relu_bias_part(void *ctx, int part, int parts)
+{
+    const SumJob *job = ctx;
+    Py_ssize_t lo, hi;
+    pool_range(job->blocks, part, parts, &lo, &hi);
+    for (Py_ssize_t block = lo; block < hi; block++) {
+        Py_ssize_t r0, r1;
+        pool_range(job->rows, (int)block, job->blocks, &r0, &r1);
+        relu_bias(job->dy, job->y, job->dz, job->acc + block * job->f, r0, r1, job->f);
+    }
 }
 
 PyDoc_STRVAR(relu_backward_bias_doc,
@@ -664,15 +720,21 @@ static PyObject *relu_backward_bias(PyObject *self, PyObject *args)
     const float *y = dy ? acquire(&b, yo, "y", "f", rows * f, 0) : NULL;
     float *dz = y ? acquire(&b, dzo, "dz", "f", rows * f, 1) : NULL;
     float *db = dz ? acquire(&b, dbo, "db", "f", f, 1) : NULL;
-    double *acc = db ? PyMem_New(double, (size_t)f) : NULL;
+    const int blocks = sum_blocks(rows, f);
+    double *acc = db ? PyMem_New(double, (size_t)(blocks * f)) : NULL;
     if (!acc) {
         if (db)
             PyErr_NoMemory();
         release(&b);
         return NULL;
     }
+    SumJob job = {.dy = dy, .y = y, .dz = dz, .acc = acc, .rows = rows, .f = f,
+                  .blocks = blocks};
     Py_BEGIN_ALLOW_THREADS
-    relu_bias(dy, y, dz, db, acc, rows, f, add);
+    pool_run(relu_bias_part, &job, pool_parts_for(blocks, rows / blocks * f));
+    add_blocks(acc, f, f, blocks);
+    for (Py_ssize_t k = 0; k < f; k++)
+        db[k] = add ? db[k] + (float)acc[k] : (float)acc[k];
     Py_END_ALLOW_THREADS
     PyMem_Free(acc);
     release(&b);
@@ -844,20 +906,21 @@ static inline __attribute__((always_inline)) void tile_input_gradient(
 }
 
 FCNET_CLONES
+/* Rows [lo, hi) of the relu backward: acc (k + 1, f) = their sums of colsᵀ·dz (k rows)
+ * and of dz (the last row), dz written where given (else a tile at a time in scratch),
+ * dx added into where given. */
 static void relu_conv(const float *restrict dy, const float *restrict y,
-                      const float *restrict cols, float *restrict dz, float *restrict dw,
-                      float *restrict db, double *restrict acc, float *restrict scratch,
-                      Py_ssize_t rows, Py_ssize_t f, Py_ssize_t k, int add,
-                      const float *restrict w, float *restrict dx, const Cols *q,
-                      const float *restrict wt, float *restrict d, int fast)
+                      const float *restrict cols, float *restrict dz, double *restrict acc,
+                      float *restrict scratch, Py_ssize_t rows, Py_ssize_t f, Py_ssize_t k,
+                      Py_ssize_t lo, Py_ssize_t hi, const float *restrict w,
+                      float *restrict dx, const Cols *q, const float *restrict wt,
+                      float *restrict d, int fast)
 {
     double *restrict accw = acc, *restrict accb = acc + k * f;
     for (Py_ssize_t i = 0; i < (k + 1) * f; i++)
         acc[i] = 0.0;
-    if (dx)
-        memset(dx, 0, sizeof(float) * (size_t)(q->n * q->h * q->w * q->c));
-    for (Py_ssize_t r0 = 0; r0 < rows; r0 += CONV_TILE) {
-        const Py_ssize_t nr = rows - r0 < CONV_TILE ? rows - r0 : CONV_TILE;
+    for (Py_ssize_t r0 = lo; r0 < hi; r0 += CONV_TILE) {
+        const Py_ssize_t nr = hi - r0 < CONV_TILE ? hi - r0 : CONV_TILE;
         float *restrict t = dz ? dz + r0 * f : scratch;
         for (Py_ssize_t r = 0; r < nr; r++) {
             const float *restrict dyr = dy + (r0 + r) * f, *restrict yr = y + (r0 + r) * f;
@@ -881,10 +944,31 @@ static void relu_conv(const float *restrict dy, const float *restrict y,
         if (dx)
             tile_input_gradient(t, wt, w, d, dx, q, r0, nr, f, k, fast);
     }
+}
+
+/* dw (k, f) and db (f,) from the sums of relu_conv, written or (add) added. */
+static void write_conv_sums(const double *restrict acc, float *restrict dw,
+                            float *restrict db, Py_ssize_t f, Py_ssize_t k, int add)
+{
     for (Py_ssize_t i = 0; i < k * f; i++)
-        dw[i] = add ? dw[i] + (float)accw[i] : (float)accw[i];
+        dw[i] = add ? dw[i] + (float)acc[i] : (float)acc[i];
     for (Py_ssize_t j = 0; j < f; j++)
-        db[j] = add ? db[j] + (float)accb[j] : (float)accb[j];
+        db[j] = add ? db[j] + (float)acc[k * f + j] : (float)acc[k * f + j];
+}
+
+static void relu_conv_part(void *ctx, int part, int parts)
+{
+    const SumJob *job = ctx;
+    const Py_ssize_t f = job->f, k = job->k;
+    Py_ssize_t lo, hi;
+    pool_range(job->blocks, part, parts, &lo, &hi);
+    for (Py_ssize_t block = lo; block < hi; block++) {
+        Py_ssize_t r0, r1;
+        pool_range(job->rows, (int)block, job->blocks, &r0, &r1);
+        relu_conv(job->dy, job->y, job->cols, job->dz, job->acc + block * (k + 1) * f,
+                  job->scratch ? job->scratch + block * CONV_TILE * f : NULL, job->rows, f,
+                  k, r0, r1, NULL, NULL, NULL, NULL, NULL, 0);
+    }
 }
 
 PyDoc_STRVAR(relu_backward_conv_doc,
@@ -918,8 +1002,9 @@ static PyObject *relu_backward_conv(PyObject *self, PyObject *args)
         ok = (dz = acquire(&b, dzo, "dz", "f", rows * f, 1)) != NULL;
     float *dw = ok ? acquire(&b, dwo, "dw", "f", k * f, 1) : NULL;
     float *db = dw ? acquire(&b, dbo, "db", "f", f, 1) : NULL;
-    double *acc = db ? PyMem_New(double, (size_t)((k + 1) * f)) : NULL;
-    float *scratch = acc && !dz ? PyMem_New(float, (size_t)(CONV_TILE * f)) : NULL;
+    const int blocks = sum_blocks(rows, f);
+    double *acc = db ? PyMem_New(double, (size_t)(blocks * (k + 1) * f)) : NULL;
+    float *scratch = acc && !dz ? PyMem_New(float, (size_t)(blocks * CONV_TILE * f)) : NULL;
     if (!acc || (!dz && !scratch)) {
         if (db)
             PyErr_NoMemory();
@@ -927,9 +1012,12 @@ static PyObject *relu_backward_conv(PyObject *self, PyObject *args)
         release(&b);
         return NULL;
     }
+    SumJob job = {.dy = dy, .y = y, .cols = cols, .dz = dz, .scratch = scratch, .acc = acc,
+                  .rows = rows, .f = f, .k = k, .blocks = blocks};
     Py_BEGIN_ALLOW_THREADS
-    relu_conv(dy, y, cols, dz, dw, db, acc, scratch, rows, f, k, add, NULL, NULL, NULL,
-              NULL, NULL, 0);
+    pool_run(relu_conv_part, &job, pool_parts_for(blocks, rows / blocks * f * (k + 1)));
+    add_blocks(acc, (k + 1) * f, (k + 1) * f, blocks);
+    write_conv_sums(acc, dw, db, f, k, add);
     Py_END_ALLOW_THREADS
     PyMem_Free(scratch);
     PyMem_Free(acc);
@@ -1004,8 +1092,10 @@ static PyObject *relu_backward_conv_dx(PyObject *self, PyObject *args)
     fast = f % 8 == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
     Py_BEGIN_ALLOW_THREADS
-    relu_conv(dy, y, cols, NULL, dw, db, acc, scratch, rows, f, k, add, w, dx, &q, wt, d,
+    memset(dx, 0, sizeof(float) * (size_t)(q.n * q.h * q.w * q.c));
+    relu_conv(dy, y, cols, NULL, acc, scratch, rows, f, k, 0, rows, w, dx, &q, wt, d,
               fast);
+    write_conv_sums(acc, dw, db, f, k, add);
     Py_END_ALLOW_THREADS
     PyMem_Free(scratch);
     PyMem_Free(acc);

@@ -1,6 +1,6 @@
 """fcnet._pool: the threads the compiled loops are cut over and OpenBLAS runs on.
 
-A loop cut into parts gives the one-part loop's bits; BLAS's products on the pool give
+A loop cut into parts gives the one-part loop's bits (sums over rows too); BLAS's products on the pool give
 OpenBLAS's own; the pool survives many dispatches from two Python threads, waits long
 enough for its threads to sleep, and a fork; training gives the same weights with the
 pool and without it. No timing is asserted."""
@@ -70,6 +70,41 @@ def test_pooling_col2im_and_relu_forwards_in_parts_are_the_one_part_bits(parts):
     kernel = rng.standard_normal((3, 3, 1, 16), dtype=numpy.float32)
     _assert_same(_in_parts(parts, lambda: (compiled.conv_bias_relu(cols_t, kernel,
                                                                    bias[:16]),)))
+
+
+@needs_kernels
+@pytest.mark.parametrize("rows", [5, 300, 5000])
+def test_relu_backward_sums_in_parts_are_the_one_part_bits(parts, rows):
+    """The bias and kernel gradients are summed in blocks of rows fixed by the shapes
+    alone, so any number of threads gives the same bits; and they agree with a sum in
+    double by NumPy to float32 rounding."""
+    rng = numpy.random.default_rng(2)
+    dy = rng.standard_normal((rows, 24), dtype=numpy.float32)
+    y = numpy.maximum(rng.standard_normal((rows, 24), dtype=numpy.float32), 0)
+    cols_t = rng.standard_normal((9, rows), dtype=numpy.float32)
+
+    def bias():
+        db = numpy.zeros(24, numpy.float32)
+        return compiled.relu_backward_bias(dy, y, db, False), db
+
+    def conv_sums(need_dz):
+        def run():
+            dkernel, db = numpy.zeros((9, 24), numpy.float32), numpy.zeros(24, numpy.float32)
+            dz, = compiled.relu_backward_conv(dy, y, cols_t, dkernel, db, False, need_dz)
+            return (dkernel, db) + ((dz,) if need_dz else ())
+        return run
+
+    found = _in_parts(parts, bias)
+    _assert_same(found)
+    dz = dy * (y > 0)
+    numpy.testing.assert_array_equal(found[0][0], dz)
+    numpy.testing.assert_allclose(found[0][1], dz.astype(numpy.float64).sum(0), rtol=1e-6,
+                                  atol=1e-6)
+    for need_dz in (True, False):
+        found = _in_parts(parts, conv_sums(need_dz))
+        _assert_same(found)
+        numpy.testing.assert_allclose(found[0][0], cols_t.astype(numpy.float64) @ dz,
+                                      rtol=1e-5, atol=1e-5)
 
 
 @needs_kernels
