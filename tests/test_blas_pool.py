@@ -1,9 +1,9 @@
 """fcnet._pool: the threads the compiled loops are cut over and OpenBLAS runs on.
 
-A loop cut into parts gives the one-part loop's bits (sums over rows too); BLAS's products on the pool give
-OpenBLAS's own; the pool survives many dispatches from two Python threads, waits long
-enough for its threads to sleep, and a fork; training gives the same weights with the
-pool and without it. No timing is asserted."""
+A loop cut into parts gives the one-part loop's bits (sums over rows too); BLAS's
+products on the pool give OpenBLAS's own; the pool survives many dispatches from two
+Python threads, waits long enough for its threads to sleep, and a fork; training gives
+the same weights with the pool and without it. No timing is asserted."""
 
 import os
 import subprocess
