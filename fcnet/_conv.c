@@ -192,16 +192,18 @@ static inline __attribute__((always_inline)) void pool_forward_body(
             }
 }
 
-/* A range of samples of max pooling (each sample's windows are its own). */
+/* A range of samples of max pooling, forward or backward (each sample's windows are its
+ * own). */
 typedef struct {
     const float *x; /* x (forward) or dy (backward) */
     float *y;       /* y (forward) or dx (backward) */
     int *arg;
     const Pool *p;
+    int backward;
     int status[POOL_MAX_PARTS];
 } PoolJob;
 
-static void pool_forward_part(void *ctx, int part, int parts)
+static void pool_part(void *ctx, int part, int parts)
 {
     PoolJob *job = ctx;
     Py_ssize_t lo, hi;
@@ -209,20 +211,14 @@ static void pool_forward_part(void *ctx, int part, int parts)
     Pool q = *job->p;
     q.n = hi - lo;
     const Py_ssize_t in = q.h * q.w * q.c, out = q.oh * q.ow * q.c;
-    if (q.n > 0)
+    job->status[part] = 0;
+    if (q.n <= 0)
+        return;
+    if (job->backward)
+        job->status[part] = pool_backward(job->x + lo * out, job->arg + lo * out,
+                                          job->y + lo * in, &q);
+    else
         pool_forward(job->x + lo * in, job->y + lo * out, job->arg + lo * out, &q);
-}
-
-static void pool_backward_part(void *ctx, int part, int parts)
-{
-    PoolJob *job = ctx;
-    Py_ssize_t lo, hi;
-    pool_range(job->p->n, part, parts, &lo, &hi);
-    Pool q = *job->p;
-    q.n = hi - lo;
-    const Py_ssize_t in = q.h * q.w * q.c, out = q.oh * q.ow * q.c;
-    job->status[part] = q.n > 0 ? pool_backward(job->x + lo * out, job->arg + lo * out,
-                                                 job->y + lo * in, &q) : 0;
 }
 
 PyDoc_STRVAR(max_pool2d_forward_doc,
@@ -252,7 +248,7 @@ static PyObject *max_pool2d_forward(PyObject *self, PyObject *args)
     PoolJob job = {.x = x, .y = y, .arg = arg, .p = &p};
     int parts = pool_parts_for(p.n, p.h * p.w * p.c);
     Py_BEGIN_ALLOW_THREADS
-    pool_run(pool_forward_part, &job, parts);
+    pool_run(pool_part, &job, parts);
     Py_END_ALLOW_THREADS
     release(&b);
     Py_RETURN_NONE;
@@ -339,10 +335,10 @@ static PyObject *max_pool2d_backward(PyObject *self, PyObject *args)
         release(&b);
         return NULL;
     }
-    PoolJob job = {.x = dy, .y = dx, .arg = (int *)arg, .p = &p};
+    PoolJob job = {.x = dy, .y = dx, .arg = (int *)arg, .p = &p, .backward = 1};
     int parts = pool_parts_for(p.n, p.h * p.w * p.c), status = 0;
     Py_BEGIN_ALLOW_THREADS
-    pool_run(pool_backward_part, &job, parts);
+    pool_run(pool_part, &job, parts);
     Py_END_ALLOW_THREADS
     for (int i = 0; i < parts; i++)
         status |= job.status[i];
