@@ -10,7 +10,8 @@ For each convolution of seed 003's CNN at batch 64 (28×28×1→32, 13×13×32�
       the input gradient) ``dz @ W.T``, on contiguous arrays of the same shapes, made
       beforehand;
 
-median of many interleaved repeats, and prints (a) / (b). The target is at most 2×.
+median of many interleaved repeats, and prints (a) / (b). The target is at most 2×. BLAS
+and the compiled loops run on fcnet._pool's threads where ``fit`` would put them.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/conv_ops.py
 """
@@ -24,6 +25,7 @@ import time
 import numpy as np
 from common import blas_report
 
+from fcnet.backend import blas_pool, blas_threads
 from fcnet.layers import Step
 from fcnet.layers.convolutional import Conv2D
 
@@ -88,9 +90,12 @@ def main():
     if args.threads:
         from threadpoolctl import threadpool_limits
         threadpool_limits(args.threads)
+    if blas_threads.governor().threads > 1 and blas_pool.install():  # as `fit` runs them
+        blas_pool.set_threads(blas_threads.governor().threads)
     print(blas_report())
     print(f"Conv2D 3x3 relu, batch {args.batch}: forward+backward vs its matrix products "
-          f"(median of {args.repeats})")
+          f"(median of {args.repeats}; BLAS and the compiled loops on "
+          f"{'fcnet._pool' if blas_pool.installed() else 'their own threads'})")
     for size, channels, filters, need_dx in CASES:
         case(size, channels, filters, need_dx, args.batch, args.repeats)
 
