@@ -204,8 +204,8 @@ typedef struct {
     const Decay *d;
 } UpdateJob;
 
-/* Part `part` of the buffer, in runs of 16 floats (64 bytes: no two parts share a cache
- * line of the buffers, which NumPy aligns). */
+/* Part `part` of the buffer, in runs of 16 floats (64 bytes, so that two parts share at
+ * most one cache line of each buffer). */
 static void update_part(void *ctx, int part, int parts)
 {
     const UpdateJob *job = ctx;

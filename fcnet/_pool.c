@@ -3,7 +3,7 @@
  *
  * OpenBLAS's threads wait for work by spinning, for about 0.1 s after each product, so a
  * loop that another thread of ours ran beside them would share its core with a spinner.
- * OpenBLAS 0.3.27 and later let the program run its threaded work instead (the public
+ * OpenBLAS 0.3.28 and later let the program run its threaded work instead (the public
  * `openblas_set_threads_callback_function`): once fcnet.backend.blas_pool hands it
  * `pool_blas_callback`, every multi-threaded BLAS call runs its jobs here, and OpenBLAS's
  * own threads go to sleep for good. These threads then serve both:
@@ -46,7 +46,9 @@ static Py_ssize_t pool_min_work = 32768;
 #define POOL_RELAX() ((void)0)
 #endif
 
-#define POOL_MAX_THREADS 256
+#define POOL_MAX_THREADS 1024 /* OpenBLAS's most; the ticket holds counts < 65536 */
+#include <stdio.h>
+#include <stdlib.h>
 #define WAIT_SPIN_NS 300000L /* 0.3 ms */
 
 typedef void (*pool_dojob_fn)(int, void *, int);
@@ -79,11 +81,11 @@ static struct {
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
           PTHREAD_MUTEX_INITIALIZER};
 
-static long pool_now_ns(void)
+static int64_t pool_now_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 /* Takes jobs of dispatch `gen` until none is left (or another dispatch has begun). */
@@ -118,7 +120,7 @@ static void *pool_worker(void *start)
 {
     uint32_t seen = (uint32_t)(uintptr_t)start; /* the generation before its first */
     for (;;) {
-        long since = pool_now_ns();
+        int64_t since = pool_now_ns();
         int spins = 0;
         while (TICKET_GEN(atomic_load(&pool.ticket)) == seen) {
             POOL_RELAX();
@@ -139,7 +141,10 @@ static void *pool_worker(void *start)
 }
 
 /* Runs the dispatch set in `pool` (callers lock held) as `count` jobs on the workers and
- * the caller; returns when every job is done. */
+ * the caller; returns when every job is done. OpenBLAS's jobs wait for each other, so they
+ * need a thread each: where the threads cannot be made (a process limit), the program
+ * stops with a message rather than hang. A kernel's parts need none: the caller takes
+ * whatever the workers leave. */
 static void pool_dispatch(int count)
 {
     const uint32_t gen = TICKET_GEN(atomic_load(&pool.ticket)) + 1;
@@ -150,6 +155,12 @@ static void pool_dispatch(int count)
         pthread_detach(thread);
         pool.threads++;
     }
+    if (!pool.fn && pool.threads < count - 1) {
+        fprintf(stderr, "fcnet._pool: OpenBLAS asked for %d threads at once and only %d could "
+                "be started; set FCNET_BLAS_POOL=0 (or fewer BLAS threads) and run again\n",
+                count, pool.threads + 1);
+        abort();
+    }
     atomic_store(&pool.remaining, count);
     atomic_store(&pool.ticket, TICKET(gen, count, 0));
     if (atomic_load(&pool.sleeping)) {
@@ -158,7 +169,7 @@ static void pool_dispatch(int count)
         pthread_mutex_unlock(&pool.lock);
     }
     pool_take(gen);
-    long since = pool_now_ns();
+    int64_t since = pool_now_ns();
     int spins = 0;
     while (atomic_load(&pool.remaining) != 0) {
         POOL_RELAX();
@@ -207,8 +218,8 @@ static void pool_run(pool_part_fn fn, void *ctx, int parts)
 /* The child of a fork() has only the thread that forked: it starts again with none. */
 static void pool_after_fork_child(void)
 {
-    pthread_mutex_init(&pool.lock, NULL);
-    pthread_mutex_init(&pool.callers, NULL);
+    pthread_mutex_init(&pool.lock, NULL); /* a worker may have held it: it is gone */
+    pthread_mutex_unlock(&pool.callers); /* locked by pool_before_fork, in this thread */
     pthread_cond_init(&pool.wake, NULL);
     pthread_cond_init(&pool.done, NULL);
     pool.threads = 0;
@@ -216,9 +227,21 @@ static void pool_after_fork_child(void)
     atomic_store(&pool.remaining, 0);
 }
 
+/* A fork waits for the dispatch in flight (OpenBLAS's own fork handler, which runs after
+ * this one, frees the jobs' buffers). */
+static void pool_before_fork(void)
+{
+    pthread_mutex_lock(&pool.callers);
+}
+
+static void pool_after_fork_parent(void)
+{
+    pthread_mutex_unlock(&pool.callers);
+}
+
 static int pool_init(void)
 {
-    return pthread_atfork(NULL, NULL, pool_after_fork_child);
+    return pthread_atfork(pool_before_fork, pool_after_fork_parent, pool_after_fork_child);
 }
 
 #else /* no POSIX threads: plain loops, and no callback for BLAS */

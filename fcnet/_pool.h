@@ -28,10 +28,12 @@ static const PoolAPI *pool_api = NULL;
 static void pool_import(void)
 {
     PyObject *module = PyImport_ImportModule("fcnet._pool"); /* the capsule's parent */
-    pool_api = module ? PyCapsule_Import("fcnet._pool._API", 0) : NULL;
+    const PoolAPI *api = module ? PyCapsule_Import("fcnet._pool._API", 0) : NULL;
     Py_XDECREF(module);
-    if (!pool_api)
-        PyErr_Clear(); /* not built: plain loops */
+    if (api)
+        pool_api = api;
+    else
+        PyErr_Clear(); /* not built (or not in this interpreter): plain loops */
 }
 
 static inline int pool_parts_for(Py_ssize_t n, Py_ssize_t work)

@@ -137,7 +137,7 @@ def test_optimizer_updates_in_parts_are_the_one_part_bits(parts, name):
 
 def _python(code, env=None, timeout=180):
     """Runs ``code`` in a fresh interpreter with the pool installed (skips where it may
-    not be: not OpenBLAS 0.3.27+, or one core); its stdout."""
+    not be: not OpenBLAS 0.3.28+, or one core); its stdout."""
     prelude = textwrap.dedent("""
         import sys
         from fcnet.backend import blas_pool, blas_threads
@@ -196,20 +196,33 @@ def test_many_dispatches_from_two_threads_with_pauses_finish_and_agree():
 @needs_kernels
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
 def test_a_forked_child_makes_its_own_threads():
+    """Forks while another thread keeps the pool busy with products: each fork waits for
+    the product in flight, and each child runs products on threads of its own."""
     out = _python("""
-        import os
+        import os, threading
         import numpy
-        from fcnet import _pool
         a = numpy.ones((200, 300), numpy.float32)
         before = a @ a.T  # the pool's threads exist now
-        pid = os.fork()
-        if pid == 0:
-            ok = numpy.array_equal(a @ a.T, before)
-            os._exit(0 if ok else 3)
-        _, status = os.waitpid(pid, 0)
-        print("child", os.waitstatus_to_exitcode(status))
-    """, timeout=60)
-    assert out.split() == ["child", "0"]
+        stop = threading.Event()
+
+        def busy():
+            while not stop.is_set():
+                a @ a.T
+
+        thread = threading.Thread(target=busy)
+        thread.start()
+        codes = []
+        for _ in range(20):
+            pid = os.fork()
+            if pid == 0:
+                ok = all(numpy.array_equal(a @ a.T, before) for _ in range(5))
+                os._exit(0 if ok else 3)
+            codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        stop.set()
+        thread.join()
+        print("children", *sorted(set(codes)))
+    """, timeout=120)
+    assert out.split() == ["children", "0"]
 
 
 TRAIN = """

@@ -5,7 +5,7 @@ by a second thread of fcnet's beside them would share its core with a spinner, s
 fcnet's compiled loops (the optimizer updates of ``fcnet._fused``; max pooling, col2im
 and the relu forwards of ``fcnet._conv``) ran on one core while BLAS used them all.
 
-OpenBLAS 0.3.27 and later let the program run BLAS's threaded work on threads of its own
+OpenBLAS 0.3.28 and later let the program run BLAS's threaded work on threads of its own
 (``openblas_set_threads_callback_function``, a public function; NumPy's wheels export it
 as ``scipy_openblas_set_threads_callback_function64_``). ``install`` hands it the threads
 of ``fcnet._pool`` (``fcnet/_pool.c``): OpenBLAS then runs each threaded product's jobs
@@ -70,7 +70,7 @@ def install() -> bool:
         library = ctypes.CDLL(info["filepath"])
         setter = next((getattr(library, name) for name in _SETTERS
                        if hasattr(library, name)), None)
-        if setter is None:  # an OpenBLAS older than 0.3.27
+        if setter is None:  # an OpenBLAS older than 0.3.28
             return False
         setter.argtypes, setter.restype = [ctypes.c_void_p], None
         setters.append(setter)
