@@ -440,18 +440,26 @@ typedef struct {
     float *x;
     float *cols;
     const Cols *q;
+    int backward; /* col2im */
 } ColsJob;
 
-static void im2col_part(void *ctx, int part, int parts)
+static void col2im(const float *restrict dcols, float *restrict dx, const Cols *q);
+
+static void cols_part(void *ctx, int part, int parts)
 {
     const ColsJob *job = ctx;
     Py_ssize_t lo, hi;
     pool_range(job->q->n, part, parts, &lo, &hi);
     Cols q = *job->q;
     q.n = hi - lo;
-    if (q.n > 0)
-        im2col(job->x + lo * q.h * q.w * q.c, job->cols + lo * q.oh * q.ow * q.kh * q.kw * q.c,
-               &q);
+    if (q.n <= 0)
+        return;
+    float *x = job->x + lo * q.h * q.w * q.c;
+    float *cols = job->cols + lo * q.oh * q.ow * q.kh * q.kw * q.c;
+    if (job->backward)
+        col2im(cols, x, &q);
+    else
+        im2col(x, cols, &q);
 }
 
 PyDoc_STRVAR(im2col2d_doc,
@@ -480,7 +488,7 @@ static PyObject *im2col2d(PyObject *self, PyObject *args)
     if (transposed)
         im2col_t(x, cols, &q);
     else
-        pool_run(im2col_part, &job, pool_parts_for(q.n, q.oh * q.ow * q.kh * q.kw * q.c));
+        pool_run(cols_part, &job, pool_parts_for(q.n, q.oh * q.ow * q.kh * q.kw * q.c));
     Py_END_ALLOW_THREADS
     release(&b);
     Py_RETURN_NONE;
@@ -587,18 +595,6 @@ static void col2im(const float *restrict dcols, float *restrict dx, const Cols *
 }
 
 
-static void col2im_part(void *ctx, int part, int parts)
-{
-    const ColsJob *job = ctx;
-    Py_ssize_t lo, hi;
-    pool_range(job->q->n, part, parts, &lo, &hi);
-    Cols q = *job->q;
-    q.n = hi - lo;
-    if (q.n > 0)
-        col2im(job->cols + lo * q.oh * q.ow * q.kh * q.kw * q.c,
-               job->x + lo * q.h * q.w * q.c, &q);
-}
-
 PyDoc_STRVAR(col2im2d_doc,
 "col2im2d(dcols, dx, n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw, transposed=False)\n--\n\n"
 "dx (n, h, w, c), the padded input's gradient, set to the sum over patches:\n"
@@ -620,12 +616,12 @@ static PyObject *col2im2d(PyObject *self, PyObject *args)
         release(&b);
         return NULL;
     }
-    ColsJob job = {.x = dx, .cols = (float *)dcols, .q = &q};
+    ColsJob job = {.x = dx, .cols = (float *)dcols, .q = &q, .backward = 1};
     Py_BEGIN_ALLOW_THREADS
     if (transposed)
         col2im_t(dcols, dx, &q);
     else
-        pool_run(col2im_part, &job, pool_parts_for(q.n, q.h * q.w * q.c));
+        pool_run(cols_part, &job, pool_parts_for(q.n, q.h * q.w * q.c));
     Py_END_ALLOW_THREADS
     release(&b);
     Py_RETURN_NONE;

@@ -228,7 +228,8 @@ static void pool_after_fork_child(void)
 }
 
 /* A fork waits for the dispatch in flight (OpenBLAS's own fork handler, which runs after
- * this one, frees the jobs' buffers). */
+ * this one, frees the jobs' buffers). Forking while another thread is inside a product
+ * can still hang, as it does on OpenBLAS's own threads. */
 static void pool_before_fork(void)
 {
     pthread_mutex_lock(&pool.callers);
