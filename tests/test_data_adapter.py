@@ -1,9 +1,10 @@
 """Batches over arrays: every row once per epoch, rows of x, y and weights kept together."""
 
 import numpy as np
+import pytest
 
 import fcnet
-from fcnet.models.data_adapter import ArrayBatches
+from fcnet.models.data_adapter import ArrayBatches, check_finite
 
 
 def _epoch_rows(batches):
@@ -57,3 +58,22 @@ def test_shuffled_fit_is_reproducible_with_a_seed():
         return model.fit(x, y, batch_size=8, epochs=3, verbose=0).history["loss"]
 
     assert run() == run()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_check_finite_finds_every_kind_of_non_finite_entry(dtype, bad):
+    rng = np.random.default_rng(0)
+    for x in (rng.standard_normal((300, 7)).astype(dtype),  # contiguous
+              rng.standard_normal((7, 300)).astype(dtype).T,  # strided
+              np.full((300, 7), np.finfo(dtype).max / 2, dtype)):  # its Σ x² overflows
+        check_finite(x, "x")  # finite: no error
+        for i in (0, 1000, x.size - 1):  # first, middle, last entry
+            y = x.copy()
+            y.flat[i] = bad
+            with pytest.raises(ValueError, match="`x` contains 1 non-finite"):
+                check_finite(y, "x")
+        y = x.copy()
+        y[:, 2] = bad
+        with pytest.raises(ValueError, match="`x` contains 300 non-finite"):
+            check_finite(y, "x")
