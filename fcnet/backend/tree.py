@@ -36,4 +36,6 @@ def pack_sequence_as(structure, leaves):
 
 def map_structure(fn, structure):
     """``fn`` applied to every leaf, keeping the structure."""
+    if not isinstance(structure, (list, tuple, dict)):  # a leaf: fn of it
+        return fn(structure)
     return pack_sequence_as(structure, [fn(leaf) for leaf in flatten(structure)])
