@@ -1,5 +1,6 @@
 """The CuPy backend beyond Dense: convolutions, pooling, normalisation, dropout, tabular
-layers and saving give the CPU's numbers when trained on the GPU from the same weights.
+layers (string columns too) and saving give the CPU's numbers when trained on the GPU from
+the same weights.
 
 Skipped where CuPy or a GPU is missing (CI has neither); run on a GPU machine with
 ``python3 -m pytest tests/test_cupy_layers.py``.
@@ -73,6 +74,16 @@ def tabular():
     return fcnet.Model([numbers, codes], L.Dense(3)(L.Dense(8, activation="relu")(merged)))
 
 
+def tabular_strings():
+    """A string column through StringLookup (read in host memory) into an Embedding."""
+    numbers = fcnet.Input((3,), name="numbers")
+    words = fcnet.Input((1,), dtype="string", name="words")
+    lookup = L.StringLookup(vocabulary=["ash", "elm", "oak"])
+    embedded = L.Flatten()(L.Embedding(lookup.vocabulary_size(), 2)(lookup(words)))
+    merged = L.Concatenate()([numbers, embedded])
+    return fcnet.Model({"numbers": numbers, "words": words}, L.Dense(3)(merged))
+
+
 def _images(shape, n=32, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n,) + shape).astype(np.float32), rng.integers(0, 3, n)
@@ -87,6 +98,10 @@ CASES = {
     "tabular": (tabular, lambda: (
         [np.random.default_rng(1).normal(size=(32, 4)).astype(np.float32),
          np.random.default_rng(2).integers(0, 7, (32, 2)).astype(np.int32)],
+        np.random.default_rng(3).integers(0, 3, 32)), "adam"),
+    "tabular-strings": (tabular_strings, lambda: (
+        {"numbers": np.random.default_rng(1).normal(size=(32, 3)).astype(np.float32),
+         "words": np.random.default_rng(2).choice(["ash", "elm", "oak", "yew"], (32, 1))},
         np.random.default_rng(3).integers(0, 3, 32)), "adam"),
 }
 
@@ -136,6 +151,47 @@ def test_a_model_trained_on_the_gpu_saves_and_loads_on_the_cpu(tmp_path):
     loaded = fcnet.models.load_model(tmp_path / "gpu.keras")
     x, _ = CASES["cnn-batchnorm"][1]()
     np.testing.assert_allclose(loaded.predict(x, verbose=0), gpu_pred, rtol=1e-4, atol=1e-5)
+
+
+def test_a_model_trained_on_the_gpu_saves_to_legacy_h5_with_its_optimizer(tmp_path):
+    *_, gpu_pred, model = _train("cupy", None, CASES["cnn-batchnorm"])
+    backend.set_backend("cupy")
+    try:
+        model.save(tmp_path / "gpu.h5")  # the optimizer's slots are CuPy arrays
+        slots = [backend.to_numpy(v) for v in model.optimizer.variables]
+    finally:
+        backend.set_backend("numpy")
+    loaded = fcnet.models.load_model(tmp_path / "gpu.h5")
+    x, _ = CASES["cnn-batchnorm"][1]()
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), gpu_pred, rtol=1e-4, atol=1e-5)
+    for saved, restored in zip(slots, loaded.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(restored, saved)
+
+
+def test_an_output_left_without_targets_trains_as_on_the_cpu():
+    """Two outputs, one loss; the other output's metric, its targets left out of fit."""
+    def run(name):
+        backend.set_backend(name)
+        try:
+            fcnet.backend.clear_session()
+            fcnet.utils.set_random_seed(5)
+            inputs = fcnet.Input((4,))
+            hidden = L.Dense(6, activation="relu")(inputs)
+            model = fcnet.Model(inputs, {"a": L.Dense(2, name="a")(hidden),
+                                         "b": L.Dense(1, name="b")(hidden)})
+            model.compile(optimizer="adam", loss={"a": "mse"}, metrics={"b": ["mae"]})
+            rng = np.random.default_rng(0)
+            x = rng.normal(size=(16, 4)).astype(np.float32)
+            history = model.fit(x, {"a": rng.normal(size=(16, 2)).astype(np.float32)},
+                                batch_size=4, epochs=2, verbose=0).history
+            return history, model.get_weights()
+        finally:
+            backend.set_backend("numpy")
+    (cpu_history, cpu_weights), (gpu_history, gpu_weights) = run("numpy"), run("cupy")
+    assert gpu_history["b_mae"] == cpu_history["b_mae"] == [0.0, 0.0]
+    np.testing.assert_allclose(gpu_history["loss"], cpu_history["loss"], rtol=1e-4)
+    for gpu, cpu in zip(gpu_weights, cpu_weights, strict=True):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-5)
 
 
 def test_gpu_gradients_match_finite_differences():

@@ -256,12 +256,14 @@ def class_weights_to_sample_weights(y, class_weight: dict):
 
 def to_device(*parts):
     """The batch's arrays (structures of them) on the backend's device (CuPy), once per
-    batch; None stays None. On NumPy the parts are returned as they are."""
+    batch; None stays None, and so do strings (the lookup layers read them in host
+    memory). On NumPy the parts are returned as they are."""
     xp = backend.xp
     if xp is numpy:
         return parts
-    return tuple(tree.map_structure(lambda a: None if a is None else xp.asarray(a), part)
-                 for part in parts)
+    return tuple(tree.map_structure(
+        lambda a: a if a is None or a.dtype.kind in "USO" else xp.asarray(a), part)
+        for part in parts)
 
 
 class ArrayBatches:

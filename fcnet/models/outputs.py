@@ -111,6 +111,8 @@ class Outputs:
 
     def _update_metrics(self, ys, outputs, sample_weights) -> None:
         for k, metric, weighted in self._compiled.build_metrics(ys, outputs):
+            if ys[k] is None:  # an output whose targets were left out: nothing to measure
+                continue
             sw = sample_weights[k] if weighted and sample_weights is not None else None
             metric.update_state(ys[k], outputs[k], sample_weight=sw)
 

@@ -30,6 +30,8 @@ import warnings
 
 import numpy
 
+from fcnet import backend
+
 HDF5_OBJECT_HEADER_LIMIT = 64512
 # The Keras version the written files claim: their layout is Keras 3's legacy writer's.
 KERAS_VERSION = "3.0.0"
@@ -228,7 +230,7 @@ def save_optimizer_weights(h5file, optimizer) -> None:
     """Writes ``optimizer.variables`` into ``/optimizer_weights`` (a built optimizer only)."""
     if not getattr(optimizer, "built", False):
         return
-    values = [numpy.asarray(value) for value in optimizer.variables]
+    values = [numpy.asarray(backend.to_numpy(value)) for value in optimizer.variables]
     paths = getattr(optimizer, "variable_paths", None) or [
         f"{optimizer.name}/variable_{k}" for k in range(len(values))]
     _write_datasets(h5file.create_group("optimizer_weights"), unique_names(list(paths)),
