@@ -11,7 +11,9 @@ bench/RESULTS.md with the machine, the versions and the BLAS kernel.
 
 G runs B while a busy process holds one core; H runs two B trainings of the same
 framework at once. Both report each framework's slowdown against its own B time alone,
-and the worst epoch against the median one.
+timed just before (each round of G, each pair of H: the machine's speed drifts by more
+than the slowdowns differ within a few minutes), and H the worst epoch against the median
+one.
 """
 
 from __future__ import annotations
@@ -107,36 +109,54 @@ def import_and_size() -> list[str]:
             f"{fcnet_s * 1e3:.0f} ms); package size {size / 1e6:.2f} MB"]
 
 
-def under_load(frameworks, alone, rounds, scale) -> list[str]:
-    """G: B while a busy loop holds one core, as each framework's slowdown."""
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(1.0)
-        loaded = interleaved("B", frameworks, rounds, scale)
-    finally:
-        busy.kill()
-    lines = ["G  B with one core held by a busy loop: slowdown against B alone"]
-    for framework, seconds in loaded.items():
-        lines.append(f"  {framework:<12} {seconds * 1e3:8.2f} ms/step   "
-                     f"×{seconds / alone[framework]:.2f}")
+def under_load(frameworks, rounds, scale) -> list[str]:
+    """G: B while a busy loop holds one core, as each framework's slowdown. Each round,
+    each framework runs B alone and then beside the busy loop, so that the two times of
+    a ratio come from the same minute of a machine whose speed drifts."""
+    alone: dict[str, list[float]] = {f: [] for f in frameworks}
+    loaded: dict[str, list[float]] = {f: [] for f in frameworks}
+    for _ in range(rounds):
+        for framework in frameworks:
+            quiet = result(worker("B", framework, scale))
+            busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            try:
+                time.sleep(1.0)
+                busy_run = result(worker("B", framework, scale))
+            finally:
+                busy.kill()
+                busy.wait()
+            if quiet and busy_run:
+                alone[framework] += per_unit(quiet)
+                loaded[framework] += per_unit(busy_run)
+    lines = ["G  B with one core held by a busy loop: slowdown against B alone just before"]
+    for framework in frameworks:
+        if loaded[framework]:
+            now, before = statistics.median(loaded[framework]), statistics.median(
+                alone[framework])
+            lines.append(f"  {framework:<12} {now * 1e3:8.2f} ms/step   ×{now / before:.2f}"
+                         f"   (alone {before * 1e3:.2f} ms/step)")
     return lines
 
 
-def two_at_once(frameworks, alone, scale, epochs=3) -> list[str]:
-    """H: two B trainings of one framework started together, ``epochs`` epochs each."""
-    lines = ["H  two B trainings at once: slowdown against B alone; worst epoch ÷ median"]
+def two_at_once(frameworks, scale, epochs=3) -> list[str]:
+    """H: two B trainings of one framework started together, ``epochs`` epochs each,
+    against one training of as many epochs alone just before."""
+    lines = ["H  two B trainings at once: slowdown against B alone just before; worst "
+             "epoch ÷ median"]
     for framework in frameworks:
+        quiet = result(worker("B", framework, scale, repeats=epochs))
         start_at = time.time() + 30  # both warm up first, then start together
         pair = [worker("B", framework, scale, repeats=epochs, start_at=start_at)
                 for _ in range(2)]
         found = [result(p) for p in pair]
-        if not all(found):
+        if not quiet or not all(found):
             continue
+        before = statistics.median(per_unit(quiet))
         epochs_seen = [t for f in found for t in per_unit(f)]
         median = statistics.median(epochs_seen)
         lines.append(f"  {framework:<12} {median * 1e3:8.2f} ms/step   "
-                     f"×{median / alone[framework]:.2f}   worst epoch ÷ median "
-                     f"{max(epochs_seen) / median:.2f}")
+                     f"×{median / before:.2f}   worst epoch ÷ median "
+                     f"{max(epochs_seen) / median:.2f}   (alone {before * 1e3:.2f} ms/step)")
     return lines
 
 
@@ -168,9 +188,8 @@ def main() -> None:
                f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}")
     lines = [f"Machine: {machine}", versions(frameworks), ""]
     print("\n".join(lines), flush=True)
-    alone = {}
     for workload in ("A", "B", "C", "D", "D1", "F"):
-        if workload not in wanted and not (workload == "B" and {"G", "H"} & set(wanted)):
+        if workload not in wanted:
             continue
         extra = ["numpy-gemm"] if workload in ("C", "D", "D1") else []
         medians = interleaved(workload, frameworks + extra, args.rounds,
@@ -183,14 +202,12 @@ def main() -> None:
         if workload in ("D", "D1") and "numpy-gemm" in medians and "fcnet" in medians:
             block.append("  numpy-gemm: the same forward pass in bare NumPy; fcnet ÷ "
                          f"numpy-gemm = {medians['fcnet'] / medians['numpy-gemm']:.2f}")
-        if workload == "B":
-            alone = medians
         print("\n".join(block), flush=True)
         lines += block + [""]
     for name, make in (("E", lambda: import_and_size()),
-                       ("G", lambda: under_load(frameworks, alone, args.rounds, args.scale)),
-                       ("H", lambda: two_at_once(frameworks, alone, args.scale))):
-        if name in wanted and (name == "E" or alone):
+                       ("G", lambda: under_load(frameworks, args.rounds, args.scale)),
+                       ("H", lambda: two_at_once(frameworks, args.scale))):
+        if name in wanted:
             block = make()
             print("\n".join(block), flush=True)
             lines += block + [""]
