@@ -53,7 +53,7 @@ def timed(fn, repeats):
     return statistics.median(times)
 
 
-def peers(a, b, library):
+def product(a, b, library):
     """The product ``a @ b`` in ``library`` on the same operands (a transposed view stays
     one)."""
     if library == "torch":
@@ -83,7 +83,7 @@ def worker(workload, library, threads, repeats) -> dict:
         torch.set_num_threads(threads)
     batch, sizes = WORKLOADS[workload]
     with threadpool_limits(threads, user_api="blas"):
-        return {name: timed(peers(a, b, library), repeats)
+        return {name: timed(product(a, b, library), repeats)
                 for name, a, b in products(batch, sizes)}
 
 

@@ -594,7 +594,6 @@ static void col2im(const float *restrict dcols, float *restrict dx, const Cols *
     col2im_body(dcols, dx, q);
 }
 
-
 PyDoc_STRVAR(col2im2d_doc,
 "col2im2d(dcols, dx, n, h, w, c, g, oh, ow, kh, kw, sh, sw, dh, dw, transposed=False)\n--\n\n"
 "dx (n, h, w, c), the padded input's gradient, set to the sum over patches:\n"

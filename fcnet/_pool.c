@@ -38,6 +38,8 @@ static Py_ssize_t pool_min_work = 32768;
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -47,8 +49,6 @@ static Py_ssize_t pool_min_work = 32768;
 #endif
 
 #define POOL_MAX_THREADS 1024 /* OpenBLAS's most; the ticket holds counts < 65536 */
-#include <stdio.h>
-#include <stdlib.h>
 #define WAIT_SPIN_NS 300000L /* 0.3 ms */
 
 typedef void (*pool_dojob_fn)(int, void *, int);
