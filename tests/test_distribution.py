@@ -146,3 +146,33 @@ def test_activity_penalty_is_scaled_by_the_global_batch():
     assert activity_value(l1, y) == pytest.approx(0.5 * 6 / 3)
     with parallel.batch_rows((0, 3, 12)):
         assert activity_value(l1, y) == pytest.approx(0.5 * 6 / 12)
+
+
+def test_a_failing_process_waits_until_its_report_is_read_out_of_the_pipe(tmp_path):
+    """The launcher ends the job on MPI_Abort without reading what is left in its pipes,
+    so ``abort`` first waits until the report has been read (or gives up)."""
+    import os
+    import threading
+    import time
+
+    from fcnet.distribution.communicator import wait_until_read
+
+    read, write = os.pipe()
+    with os.fdopen(write, "w") as stream:
+        stream.write("process rank 1 of 2 failed\n")
+        stream.flush()
+        started = time.monotonic()
+        assert wait_until_read(stream, timeout=0.2) is False  # nobody reads: gives up
+        assert 0.2 <= time.monotonic() - started < 1.0
+
+        got = []
+        reader = threading.Timer(0.3, lambda: got.append(os.read(read, 100)))
+        reader.start()
+        started = time.monotonic()
+        assert wait_until_read(stream, timeout=5.0) is True
+        assert time.monotonic() - started >= 0.25 and got == [b"process rank 1 of 2 failed\n"]
+        reader.join()
+    os.close(read)
+    with open(tmp_path / "log", "w") as stream:  # a file: nothing to wait for
+        stream.write("x")
+        assert wait_until_read(stream, timeout=5.0) is True

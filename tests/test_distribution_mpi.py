@@ -104,7 +104,9 @@ def test_a_failing_rank_ends_the_job_and_a_rerun_resumes(tmp_path):
 
     done, seconds = mpiexec("distributed_fail.py", tmp_path, "raise", timeout=60)
     assert done.returncode != 0 and seconds < 30
-    assert "process rank 1 of 2" in done.stderr and "fails on purpose" in done.stderr
+    # reported once: fit's abort does not return to re-raise into the excepthook's
+    assert done.stderr.count("process rank 1 of 2") == 1, done.stderr[-3000:]
+    assert "fails on purpose" in done.stderr
     assert (tmp_path / "backup" / "training_state.npz").exists()
     assert not (tmp_path / "final_rank0.npz").exists()
     assert _left_behind(tmp_path) == ""

@@ -9,8 +9,12 @@ fails, so that none waits forever in a collective. CuPy arrays are summed on the
 
 from __future__ import annotations
 
+import fcntl
 import os
+import stat
 import sys
+import termios
+import time
 import traceback
 
 import numpy
@@ -70,7 +74,15 @@ class MPICommunicator:
 
     def abort(self, error=None, code: int = 1) -> None:
         """Ends every process of the job (``MPI_Abort``) after writing to stderr which
-        process failed and why; the launcher then exits with a non-zero status."""
+        process failed and why; the launcher then exits with a non-zero status.
+
+        The launcher reads this process's output through pipes and, once told of the
+        abort, ends the job without reading what is left in them: so the report is read
+        out of the pipes (``wait_until_read``) before ``MPI_Abort`` is called. MPICH's
+        ``MPI_Abort`` returns at once and leaves the ending to the launcher; this
+        process then waits for it (and leaves by itself after ``ABORT_WAIT`` seconds),
+        so that no code of the script runs after the job was ended, nor is the report
+        written twice."""
         stream = sys.stderr
         what = "" if error is None else f" with {type(error).__name__}: {error}"
         stream.write(f"fcnet.distribution: process rank {self.rank} of {self.world_size} "
@@ -78,8 +90,33 @@ class MPICommunicator:
                      "processes do not wait for it.\n")
         if isinstance(error, BaseException):
             traceback.print_exception(type(error), error, error.__traceback__, file=stream)
-        stream.flush()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+            wait_until_read(stream)
         self.comm.Abort(code)
+        time.sleep(ABORT_WAIT)
+        os._exit(code)
+
+
+ABORT_WAIT = 10.0
+
+
+def wait_until_read(stream, timeout: float = 2.0) -> bool:
+    """Waits until the pipe behind ``stream`` holds no unread bytes (at most
+    ``timeout`` seconds); False where they were not read in time. A stream that is
+    not a pipe (a terminal, a file) has nothing to wait for."""
+    try:
+        fd = stream.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return True
+        deadline = time.monotonic() + timeout
+        while int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+    except (AttributeError, OSError, ValueError):  # no file descriptor behind it
+        pass
+    return True
 
 
 def install_excepthook(communicator) -> None:
