@@ -29,32 +29,54 @@ from fcnet.backend import thread_team
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _NAMES = ("scipy_cblas_{}gemm64_", "cblas_{}gemm64_")
+_THREADS = "scipy_openblas_{}_num_threads64_", "openblas_{}_num_threads64_"
+
+
+@functools.cache
+def _library():
+    """NumPy's OpenBLAS (a ctypes handle), or None where NumPy runs on another BLAS."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    except Exception:  # no threadpoolctl, or a BLAS it cannot read
+        return None
+    # NumPy's own copy first (its wheels keep it in numpy.libs), where several are loaded
+    for library in sorted(libraries, key=lambda lib: "numpy" not in lib.filepath):
+        if library.internal_api == "openblas":
+            return ctypes.CDLL(library.filepath)  # already loaded by NumPy: the same one
+    return None
+
+
+def _function(names):
+    """The first of ``names`` that NumPy's OpenBLAS exports (a ctypes function), or None."""
+    handle = _library()
+    return next((getattr(handle, name) for name in names if hasattr(handle, name)), None)
 
 
 @functools.cache
 def _gemm(char: str):
     """The CBLAS ``?gemm`` of NumPy's BLAS for dtype ``char`` ('f' or 'd'), or None."""
-    try:
-        from threadpoolctl import ThreadpoolController
+    function = _function([name.format("s" if char == "f" else "d") for name in _NAMES])
+    if function is not None:
+        scalar = ctypes.c_float if char == "f" else ctypes.c_double
+        i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64,
+                             scalar, ptr, i64, ptr, i64, scalar, ptr, i64]
+        function.restype = None
+    return function
 
-        libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-    except Exception:  # no threadpoolctl, or a BLAS it cannot read: no accumulation
+
+@functools.cache
+def addresses(char: str):
+    """``(gemm, set_num_threads, get_num_threads)``: the addresses of NumPy's OpenBLAS's
+    ``?gemm`` for dtype ``char`` and of its thread-count functions, for compiled code;
+    None where one is missing."""
+    found = [_gemm(char)] + [_function([name.format(verb) for name in _THREADS])
+                             for verb in ("set", "get")]
+    if any(function is None for function in found):
         return None
-    scalar = ctypes.c_float if char == "f" else ctypes.c_double
-    # NumPy's own copy first (its wheels keep it in numpy.libs), where several are loaded
-    for library in sorted(libraries, key=lambda lib: "numpy" not in lib.filepath):
-        if library.internal_api != "openblas":
-            continue
-        handle = ctypes.CDLL(library.filepath)  # already loaded by NumPy: the same one
-        for name in _NAMES:
-            function = getattr(handle, name.format("s" if char == "f" else "d"), None)
-            if function is not None:
-                i64, ptr = ctypes.c_int64, ctypes.c_void_p
-                function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64,
-                                     scalar, ptr, i64, ptr, i64, scalar, ptr, i64]
-                function.restype = None
-                return function
-    return None
+    return tuple(ctypes.cast(function, ctypes.c_void_p).value for function in found)
 
 
 def available(dtype) -> bool:

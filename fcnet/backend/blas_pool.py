@@ -15,8 +15,10 @@ A thread with no work spins for at most 0.3 ms (a step's next product or loop fi
 awake), then blocks, so on a crowded machine it gives its core away 300 times sooner
 than OpenBLAS's own.
 
-It is done once per process, when ``fit`` first runs (``fcnet.backend.blas_threads``),
-and only where every condition holds: ``fcnet._pool`` is built, the BLAS is OpenBLAS on
+It is done once per process, when ``fit`` first runs (``fcnet.backend.blas_threads``)
+or a Dense layer first multiplies a few rows by a large kernel
+(``fcnet.backend.few_rows``, whose blocks of columns run on the same threads), and only
+where every condition holds: ``fcnet._pool`` is built, the BLAS is OpenBLAS on
 its own (pthreads) threads and has the function, and ``FCNET_BLAS_POOL`` is not ``"0"``.
 Otherwise BLAS keeps its threads and fcnet's loops stay on one (a second set of threads
 beside another BLAS's would be two runtimes fighting for the cores). ``set_threads``

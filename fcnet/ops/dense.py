@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy
 
 from fcnet import backend
-from fcnet.backend import thread_team
+from fcnet.backend import few_rows, thread_team
 
 
 def matmul(a, b, out=None):
@@ -24,8 +24,12 @@ def matmul(a, b, out=None):
 
 
 def dense_forward(x, kernel, bias=None):
-    """``z = x · kernel + bias``; a rank > 2 ``x`` is contracted on its last axis only."""
-    z = matmul(x, kernel)
+    """``z = x · kernel + bias``; a rank > 2 ``x`` is contracted on its last axis only.
+    A few rows by a large kernel (one sample through ``predict``) share the kernel's
+    columns between the threads (``fcnet.backend.few_rows``)."""
+    z = few_rows.matmul(x, kernel)
+    if z is None:
+        z = matmul(x, kernel)
     if bias is not None:
         z += bias  # in place: z is a fresh array
     return z

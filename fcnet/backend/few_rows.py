@@ -1,0 +1,63 @@
+"""A product of a few rows by a large matrix, its columns shared over fcnet's threads.
+
+    y = a · b        a: (M, K), M ≤ MAX_ROWS;   b: (K, N), K·N ≥ MIN_SIZE;   y: (M, N)
+
+One sample through ``predict`` is such a product in every Dense layer: a matrix–vector
+product, bound by how fast ``b`` is read, which OpenBLAS runs on one thread. Where ``b``
+is larger than one core's L2 cache, that core reads it from farther away at every call;
+cut into one block of columns per thread, each thread always given the same block, each
+block stays in its thread's cache (784-512-512-10, one sample: the products took 111 µs
+on one core, 52–63 µs on two). ``fcnet._pool.columns`` runs each block as a call of
+BLAS's own gemm on the threads of ``fcnet._pool`` (``fcnet/_pool.c``). Every entry of
+``y`` is still one BLAS sum over K; BLAS's kernels for a block and for the whole product
+may differ, so results agree with ``numpy.matmul`` to float32 rounding.
+
+It runs only where every condition holds, else ``matmul`` returns None and the caller
+runs ``numpy.matmul``: ``fcnet._pool`` is built, ``FCNET_FUSED`` is not ``"0"`` (read at
+each call, as for the other compiled kernels), the pool serves OpenBLAS
+(``fcnet.backend.blas_pool.install``: otherwise OpenBLAS's own spinning threads would
+share the cores with it), BLAS runs more than one thread (while the training governor
+has it at one, on a crowded machine, products stay whole), and the arrays are NumPy
+float32 or float64 arrays BLAS can take as they are.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy
+
+from fcnet.backend import blas, blas_pool
+
+try:
+    from fcnet import _pool
+except ImportError:  # built without a C compiler
+    _pool = None
+
+MAX_ROWS = 16  # measured on 784-512-512-10: the blocks win up to 32 rows, lose by 128
+MIN_SIZE = 65536  # entries of b below which one core's cache holds it anyway
+
+_ready: bool | None = None  # None: not tried yet
+
+
+def _usable() -> bool:
+    global _ready
+    if _ready is None:
+        _ready = (_pool is not None and hasattr(_pool, "columns")
+                  and blas.addresses("f") is not None and blas_pool.install())
+    return _ready and os.environ.get("FCNET_FUSED", "1").strip() != "0"
+
+
+def matmul(a, b):
+    """``a · b`` as a new array, its columns shared over the threads; None where that
+    does not apply (see the module's conditions)."""
+    if not (type(a) is numpy.ndarray and type(b) is numpy.ndarray and a.ndim == b.ndim == 2
+            and 0 < a.shape[0] <= MAX_ROWS and b.size >= MIN_SIZE
+            and a.dtype == b.dtype and a.dtype.char in "fd" and a.shape[1] == b.shape[0]):
+        return None
+    functions = blas.addresses(a.dtype.char)
+    if functions is None or blas._ld(a) is None or blas._ld(b) is None or not _usable():
+        return None
+    y = numpy.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    # False: BLAS runs one thread, or b has too few columns to cut
+    return y if _pool.columns(*functions, a, b, y) else None
