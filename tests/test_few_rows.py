@@ -35,7 +35,7 @@ def _close(y, a, b):
 
 
 @pytest.mark.parametrize("threads", [2, 3, 5])
-@pytest.mark.parametrize("rows,k,n", [(1, 784, 512), (3, 300, 250), (16, 512, 129),
+@pytest.mark.parametrize("rows,k,n", [(1, 784, 512), (3, 300, 250), (32, 512, 129),
                                       (2, 2048, 40), (1, 8192, 17)])
 def test_blocks_of_columns_give_matmul(threads, rows, k, n):
     a, b = _pair(rows, k, n)
@@ -61,7 +61,7 @@ def test_declines_where_it_does_not_apply(monkeypatch):
     with threadpool_limits(2, user_api="blas"):
         assert few_rows.matmul(a[:, ::2], b[::2]) is None  # steps between columns
         assert few_rows.matmul(numpy.broadcast_to(a, (3, 784)), b) is None  # one row, thrice
-        assert few_rows.matmul(numpy.repeat(a, 17, axis=0), b) is None  # too many rows
+        assert few_rows.matmul(numpy.repeat(a, 33, axis=0), b) is None  # too many rows
         assert few_rows.matmul(a[:, :100], b[:100, :100]) is None  # b fits one cache
         assert few_rows.matmul(a, b.astype("float64")) is None  # two dtypes
         assert few_rows.matmul(a.astype("float16"), b.astype("float16")) is None

@@ -25,8 +25,8 @@ def matmul(a, b, out=None):
 
 def dense_forward(x, kernel, bias=None):
     """``z = x · kernel + bias``; a rank > 2 ``x`` is contracted on its last axis only.
-    A few rows by a large kernel (one sample through ``predict``) share the kernel's
-    columns between the threads (``fcnet.backend.few_rows``)."""
+    A few rows by a large kernel (one sample through ``predict``, or its default batch
+    of 32) share the kernel's columns between the threads (``fcnet.backend.few_rows``)."""
     z = few_rows.matmul(x, kernel)
     if z is None:
         z = matmul(x, kernel)
