@@ -408,8 +408,9 @@ static int columns_run(Columns *c, int (*get_threads)(void), void (*set_threads)
     return run;
 }
 
-/* A 2-D float32/float64 buffer's data, rows and columns, and row step in elements (its
- * columns one element apart); 0 with ValueError set where BLAS cannot take it. */
+/* A 2-D float32/float64 buffer's data, rows and columns, and row step in elements: 1;
+ * 0 (the view released) where BLAS cannot take it as it is (steps between its columns,
+ * rows that overlap); -1 with ValueError set where it is not such a buffer. */
 static int columns_matrix(PyObject *obj, Py_buffer *view, int writable, const char *name,
                           int64_t *rows, int64_t *cols, int64_t *ld)
 {
@@ -420,29 +421,37 @@ static int columns_matrix(PyObject *obj, Py_buffer *view, int writable, const ch
     if (*f == '@' || *f == '=')
         f++;
     const Py_ssize_t item = view->itemsize;
-    if (view->ndim == 2 && ((item == 4 && !strcmp(f, "f")) || (item == 8 && !strcmp(f, "d")))
-        && (view->shape[1] <= 1 || view->strides[1] == item)
-        && view->strides[0] % item == 0 && view->strides[0] / item >= view->shape[1]) {
-        *rows = view->shape[0];
-        *cols = view->shape[1];
-        *ld = view->shape[0] <= 1 ? (view->shape[1] > 1 ? view->shape[1] : 1)
-                                  : view->strides[0] / item;
-        return 1;
+    if (view->ndim != 2 || !((item == 4 && !strcmp(f, "f")) || (item == 8 && !strcmp(f, "d")))) {
+        PyErr_Format(PyExc_ValueError, "columns: `%s` must be a 2-D float32 or float64 "
+                     "array. Received: format '%s', %d dimensions", name,
+                     view->format ? view->format : "B", view->ndim);
+        PyBuffer_Release(view);
+        return -1;
     }
-    PyErr_Format(PyExc_ValueError, "columns: `%s` must be a 2-D float32 or float64 array "
-                 "with unit steps along its rows. Received: format '%s', %d dimensions",
-                 name, view->format ? view->format : "B", view->ndim);
-    PyBuffer_Release(view);
-    return 0;
+    *rows = view->shape[0];
+    *cols = view->shape[1];
+    if (*rows <= 1) {
+        *ld = *cols > 1 ? *cols : 1;
+    } else if (view->strides[0] % item == 0 && view->strides[0] / item >= *cols) {
+        *ld = view->strides[0] / item;
+    } else {
+        *ld = 0;
+    }
+    if (*ld == 0 || (*cols > 1 && view->strides[1] != item)) {
+        PyBuffer_Release(view);
+        return 0;
+    }
+    return 1;
 }
 
 PyDoc_STRVAR(columns_doc,
 "columns(gemm, set_threads, get_threads, a, b, y)\n--\n\n"
-"y = a · b for 2-D arrays of one float type (a (M, K), b (K, N), y (M, N), unit steps\n"
-"along their rows) by BLAS's cblas ?gemm with 64-bit integers (address gemm), b's\n"
-"columns cut into one block per BLAS thread (get_threads(), an address), BLAS held at\n"
-"one thread by set_threads meanwhile. Returns False, computing nothing, where BLAS runs\n"
-"one thread or b has too few columns to cut (the caller then runs the product whole).");
+"y = a · b for 2-D arrays of one float type (a (M, K), b (K, N), y (M, N)) by BLAS's\n"
+"cblas ?gemm with 64-bit integers (address gemm), b's columns cut into one block per\n"
+"BLAS thread (get_threads(), an address), BLAS held at one thread by set_threads\n"
+"meanwhile. Returns False, computing nothing, where BLAS runs\n"
+"one thread, b has too few columns to cut, or BLAS cannot take an array as it is (steps\n"
+"between its columns, overlapping rows): the caller then runs the product whole.");
 
 static PyObject *columns(PyObject *self, PyObject *args)
 {
@@ -456,10 +465,17 @@ static PyObject *columns(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "KKKOOO", &gemm, &set_threads, &get_threads, &objects[0],
                           &objects[1], &objects[2]))
         return NULL;
-    for (; held < 3; held++)
-        if (!columns_matrix(objects[held], &views[held], held == 2, names[held], &rows[held],
-                            &cols[held], &ld[held]))
+    for (; held < 3; held++) {
+        const int taken = columns_matrix(objects[held], &views[held], held == 2, names[held],
+                                         &rows[held], &cols[held], &ld[held]);
+        if (taken < 0)
             goto fail;
+        if (taken == 0) { /* BLAS cannot take it: the caller runs the product */
+            while (held-- > 0)
+                PyBuffer_Release(&views[held]);
+            Py_RETURN_FALSE;
+        }
+    }
     if (views[0].itemsize != views[1].itemsize || views[1].itemsize != views[2].itemsize
         || cols[0] != rows[1] || rows[2] != rows[0] || cols[2] != cols[1]) {
         PyErr_Format(PyExc_ValueError, "columns: expected a (M, K), b (K, N), y (M, N) of "

@@ -16,7 +16,7 @@ import fcnet
 from fcnet.backend import blas, few_rows
 
 pool = pytest.importorskip("fcnet._pool", reason="fcnet._pool is not built")
-pytestmark = pytest.mark.skipif(not few_rows._usable(),
+pytestmark = pytest.mark.skipif(not few_rows.ready(),
                                 reason="NumPy's BLAS is not an OpenBLAS the pool serves")
 
 
@@ -74,17 +74,21 @@ def test_declines_where_it_does_not_apply(monkeypatch):
         assert few_rows.matmul(a, b) is None
 
 
-def test_steps_between_columns_are_refused_with_the_argument_named():
+def test_arrays_blas_cannot_take_are_declined_and_wrong_ones_refused():
     a, b = _pair(1, 300, 400)
     y = numpy.empty((1, 400), "float32")
     functions = blas.addresses("f")
-    with pytest.raises(ValueError, match=r"`b` must be a 2-D float32 or float64 array"):
-        pool.columns(*functions, a, numpy.asfortranarray(b), y)
+    with threadpool_limits(2, user_api="blas"):
+        assert pool.columns(*functions, a, numpy.asfortranarray(b), y) is False
+        assert pool.columns(*functions, a, b, y) is True
     with pytest.raises(ValueError, match=r"a float32 \(1, 300\), b float32 \(300, 400\), "
                                          r"y float32 \(1, 399\)"):
         pool.columns(*functions, a, b, y[:, :399])
     with pytest.raises(ValueError, match=r"y float64 \(1, 400\)"):
         pool.columns(*functions, a, b, y.astype("float64"))
+    with pytest.raises(ValueError, match=r"`b` must be a 2-D float32 or float64 array. "
+                                         r"Received: format 'i', 2 dimensions"):
+        pool.columns(*functions, a, b.astype("int32"), y)
 
 
 def test_blas_threads_are_given_back_and_two_callers_share_the_pool():
@@ -137,7 +141,7 @@ def test_a_threaded_blas_call_inside_a_part_runs_on_threads_of_its_own():
         from threadpoolctl import threadpool_limits
         from fcnet import _pool
         from fcnet.backend import blas, few_rows
-        assert few_rows._usable()
+        assert few_rows.ready()
         keep = ctypes.CFUNCTYPE(None, ctypes.c_int)(lambda threads: None)  # sets nothing
         gemm, _, get = blas.addresses("f")
         rng = numpy.random.default_rng(0)

@@ -23,6 +23,8 @@ float32 or float64 arrays BLAS can take as they are.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 
 import numpy
@@ -39,15 +41,23 @@ except ImportError:  # built without a C compiler
 MAX_ROWS = 32
 MIN_SIZE = 65536  # entries of b below which one core's cache holds it anyway
 
-_ready: bool | None = None  # None: not tried yet
+_FLOATS = (numpy.dtype("float32"), numpy.dtype("float64"))  # native byte order
 
 
-def _usable() -> bool:
-    global _ready
-    if _ready is None:
-        _ready = (_pool is not None and hasattr(_pool, "columns")
-                  and blas.addresses("f") is not None and blas_pool.install())
-    return _ready and os.environ.get("FCNET_FUSED", "1").strip() != "0"
+@functools.cache
+def _thread_count():
+    """BLAS's thread-count function (ctypes) where the blocks can run in this process:
+    ``fcnet._pool`` built and serving NumPy's OpenBLAS (installed here, once); else None."""
+    functions = blas.addresses("f")
+    if (_pool is None or not hasattr(_pool, "columns") or functions is None
+            or not blas_pool.install()):
+        return None
+    return ctypes.CFUNCTYPE(ctypes.c_int)(functions[2])
+
+
+def ready() -> bool:
+    """Whether the blocks can run in this process (see ``_thread_count``)."""
+    return _thread_count() is not None
 
 
 def matmul(a, b):
@@ -55,11 +65,12 @@ def matmul(a, b):
     does not apply (see the module's conditions)."""
     if not (type(a) is numpy.ndarray and type(b) is numpy.ndarray and a.ndim == b.ndim == 2
             and 0 < a.shape[0] <= MAX_ROWS and b.size >= MIN_SIZE
-            and a.dtype == b.dtype and a.dtype.char in "fd" and a.shape[1] == b.shape[0]):
+            and a.dtype is b.dtype and a.dtype in _FLOATS and a.shape[1] == b.shape[0]):
         return None
-    functions = blas.addresses(a.dtype.char)
-    if functions is None or blas._ld(a) is None or blas._ld(b) is None or not _usable():
-        return None
+    threads = _thread_count()
+    if threads is None or threads() < 2 or os.environ.get("FCNET_FUSED", "1").strip() == "0":
+        return None  # one BLAS thread (the governor's crowded-machine mode) is seen first
     y = numpy.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
-    # False: BLAS runs one thread, or b has too few columns to cut
-    return y if _pool.columns(*functions, a, b, y) else None
+    # False: BLAS runs one thread now, b has too few columns to cut, or BLAS cannot take
+    # a or b as they are (steps between columns, overlapping rows)
+    return y if _pool.columns(*blas.addresses(a.dtype.char), a, b, y) else None

@@ -1,0 +1,77 @@
+"""B's forward products for a few rows: ``numpy.matmul`` against fcnet's blocks of columns.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/few_rows.py [--threads 2,4]
+
+The three products of 784-512-512-10 (the kernels fcnet's ``predict`` multiplies one
+sample, or a batch of up to 32, by), timed as ``numpy.matmul`` runs them and as
+``fcnet.backend.few_rows`` cuts them (one block of each kernel's columns per BLAS thread),
+in interleaved rounds, for each BLAS thread count; prints medians and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy
+from threadpoolctl import threadpool_info, threadpool_limits
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from fcnet.backend import few_rows  # noqa: E402
+
+SHAPES = [(784, 512), (512, 512), (512, 10)]
+
+
+def median_us(fn, calls: int) -> float:
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", default=str(os.cpu_count() or 1))
+    parser.add_argument("--rows", default="1,8,16,32,64")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    for info in threadpool_info():
+        print(f"{info['internal_api']} {info['version']} kernel={info.get('architecture')} "
+              f"threads={info['num_threads']}")
+    print(f"fcnet's blocks of columns available: {few_rows.ready()}")
+    rng = numpy.random.default_rng(0)
+    kernels = [rng.normal(size=shape).astype("float32") for shape in SHAPES]
+
+    def whole(x):
+        for w in kernels:
+            x = x @ w
+        return x
+
+    def blocks(x):
+        for w in kernels:
+            y = few_rows.matmul(x, w)
+            x = x @ w if y is None else y
+        return x
+
+    for threads in map(int, args.threads.split(",")):
+        with threadpool_limits(threads, user_api="blas"):
+            for rows in map(int, args.rows.split(",")):
+                x = rng.random((rows, 784), dtype=numpy.float32)
+                calls = max(100, 3000 // rows)
+                times = {"matmul": [], "blocks": []}
+                for _ in range(args.rounds):
+                    times["matmul"].append(median_us(lambda: whole(x), calls))
+                    times["blocks"].append(median_us(lambda: blocks(x), calls))
+                a, b = (statistics.median(times[k]) for k in ("matmul", "blocks"))
+                print(f"threads {threads:2d} rows {rows:3d}: matmul {a:7.1f} us, "
+                      f"blocks {b:7.1f} us, ratio {b / a:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
