@@ -416,7 +416,7 @@ static int columns_matrix(PyObject *obj, Py_buffer *view, int writable, const ch
 {
     if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT |
                            (writable ? PyBUF_WRITABLE : 0)) < 0)
-        return 0;
+        return -1; /* not a buffer, or y read-only: the error as set */
     const char *f = view->format ? view->format : "B";
     if (*f == '@' || *f == '=')
         f++;
@@ -449,9 +449,9 @@ PyDoc_STRVAR(columns_doc,
 "y = a · b for 2-D arrays of one float type (a (M, K), b (K, N), y (M, N)) by BLAS's\n"
 "cblas ?gemm with 64-bit integers (address gemm), b's columns cut into one block per\n"
 "BLAS thread (get_threads(), an address), BLAS held at one thread by set_threads\n"
-"meanwhile. Returns False, computing nothing, where BLAS runs\n"
-"one thread, b has too few columns to cut, or BLAS cannot take an array as it is (steps\n"
-"between its columns, overlapping rows): the caller then runs the product whole.");
+"meanwhile. Returns False, computing nothing, where BLAS runs one thread, b has too few\n"
+"columns to cut, or BLAS cannot take an array as it is (steps between its columns,\n"
+"overlapping rows): the caller then runs the product whole.");
 
 static PyObject *columns(PyObject *self, PyObject *args)
 {

@@ -89,6 +89,9 @@ def test_arrays_blas_cannot_take_are_declined_and_wrong_ones_refused():
     with pytest.raises(ValueError, match=r"`b` must be a 2-D float32 or float64 array. "
                                          r"Received: format 'i', 2 dimensions"):
         pool.columns(*functions, a, b.astype("int32"), y)
+    y.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        pool.columns(*functions, a, b, y)
 
 
 def test_blas_threads_are_given_back_and_two_callers_share_the_pool():
