@@ -11,6 +11,7 @@ in interleaved rounds, for each BLAS thread count; prints medians and the ratio.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -66,8 +67,8 @@ def main() -> None:
                 calls = max(100, 3000 // rows)
                 times = {"matmul": [], "blocks": []}
                 for _ in range(args.rounds):
-                    times["matmul"].append(median_us(lambda: whole(x), calls))
-                    times["blocks"].append(median_us(lambda: blocks(x), calls))
+                    times["matmul"].append(median_us(functools.partial(whole, x), calls))
+                    times["blocks"].append(median_us(functools.partial(blocks, x), calls))
                 a, b = (statistics.median(times[k]) for k in ("matmul", "blocks"))
                 print(f"threads {threads:2d} rows {rows:3d}: matmul {a:7.1f} us, "
                       f"blocks {b:7.1f} us, ratio {b / a:.2f}", flush=True)
