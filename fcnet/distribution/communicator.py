@@ -9,11 +9,9 @@ fails, so that none waits forever in a collective. CuPy arrays are summed on the
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 import sys
-import termios
 import time
 import traceback
 
@@ -106,6 +104,9 @@ def wait_until_read(stream, timeout: float = 2.0) -> bool:
     ``timeout`` seconds); False where they were not read in time. A stream that is
     not a pipe (a terminal, a file) has nothing to wait for."""
     try:
+        import fcntl  # POSIX only: elsewhere there is nothing to wait for
+        import termios
+
         fd = stream.fileno()
         if not stat.S_ISFIFO(os.fstat(fd).st_mode):
             return True
@@ -114,7 +115,7 @@ def wait_until_read(stream, timeout: float = 2.0) -> bool:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.005)
-    except (AttributeError, OSError, ValueError):  # no file descriptor behind it
+    except (ImportError, AttributeError, OSError, ValueError):  # no pipe to ask
         pass
     return True
 
