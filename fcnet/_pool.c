@@ -376,6 +376,14 @@ static void columns_part(void *ctx, int part, int parts)
                             c->ldb, 0.0f, y, c->ldy);
 }
 
+/* While a `columns` call holds BLAS at one thread, `columns_seq` is odd and
+ * `columns_saved` holds the count it will restore: another thread asking meanwhile
+ * (`blas_threads`) is told that count, as a sequence lock (aligned int stores and loads,
+ * kept in order by `volatile` and by x86's store order; elsewhere a thread may rarely
+ * see the 1, and then runs its product whole: the same product to float rounding). */
+static volatile unsigned columns_seq = 0;
+static volatile int columns_saved = 0;
+
 /* Runs the product in one part per BLAS thread, if there are two or more (and as many
  * blocks of columns); returns whether it ran. BLAS's thread count is read and held at
  * one under the callers' lock, so no other caller's product is dispatched meanwhile. */
@@ -391,6 +399,8 @@ static int columns_run(Columns *c, int (*get_threads)(void), void (*set_threads)
         parts = (int)blocks;
     const int run = parts > 1 && c->m > 0 && c->k > 0;
     if (run) {
+        columns_saved = threads;
+        columns_seq++;
         set_threads(1);
 #ifdef FCNET_POOL
         pool.fn = columns_part;
@@ -401,6 +411,7 @@ static int columns_run(Columns *c, int (*get_threads)(void), void (*set_threads)
             columns_part(c, i, parts);
 #endif
         set_threads(threads);
+        columns_seq++;
     }
 #ifdef FCNET_POOL
     pthread_mutex_unlock(&pool.callers);
@@ -504,6 +515,23 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(blas_threads_doc,
+"blas_threads(get_threads)\n--\n\n"
+"BLAS's thread count (get_threads(), an address), or the count a `columns` call in\n"
+"another thread holds aside while it runs BLAS at one thread.");
+
+static PyObject *blas_threads(PyObject *self, PyObject *args)
+{
+    unsigned long long get_threads;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "K", &get_threads))
+        return NULL;
+    const unsigned before = columns_seq;
+    const int threads = ((int (*)(void))(uintptr_t)get_threads)();
+    const int held = (before & 1) || before != columns_seq;
+    return PyLong_FromLong(held ? columns_saved : threads);
+}
+
 PyDoc_STRVAR(callback_doc,
 "callback()\n--\n\n"
 "The address of the function OpenBLAS may run its threads' work through\n"
@@ -541,6 +569,7 @@ static PyMethodDef methods[] = {
     {"callback", callback, METH_NOARGS, callback_doc},
     {"set_parts", set_parts, METH_VARARGS, set_parts_doc},
     {"columns", columns, METH_VARARGS, columns_doc},
+    {"blas_threads", blas_threads, METH_VARARGS, blas_threads_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -31,7 +31,8 @@ interface); without it, or with a BLAS of one thread, the governor does nothing.
 
 The thread count changes how a product is split between threads, never the order of
 any sum, so the results do not depend on the mode (the team's blocks agree with
-whole products to float32 rounding).
+whole products to float32 rounding, and so do the blocks of columns a batch of up to 32
+rows is cut into while BLAS runs several threads: ``fcnet.backend.few_rows``).
 """
 
 from __future__ import annotations

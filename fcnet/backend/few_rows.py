@@ -23,7 +23,6 @@ float32 or float64 arrays BLAS can take as they are.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 
@@ -45,19 +44,19 @@ _FLOATS = (numpy.dtype("float32"), numpy.dtype("float64"))  # native byte order
 
 
 @functools.cache
-def _thread_count():
-    """BLAS's thread-count function (ctypes) where the blocks can run in this process:
+def _functions():
+    """``fcnet.backend.blas.addresses("f")`` where the blocks can run in this process:
     ``fcnet._pool`` built and serving NumPy's OpenBLAS (installed here, once); else None."""
     functions = blas.addresses("f")
     if (_pool is None or not hasattr(_pool, "columns") or functions is None
             or not blas_pool.install()):
         return None
-    return ctypes.CFUNCTYPE(ctypes.c_int)(functions[2])
+    return functions
 
 
 def ready() -> bool:
-    """Whether the blocks can run in this process (see ``_thread_count``)."""
-    return _thread_count() is not None
+    """Whether the blocks can run in this process (see ``_functions``)."""
+    return _functions() is not None
 
 
 def matmul(a, b):
@@ -67,9 +66,11 @@ def matmul(a, b):
             and 0 < a.shape[0] <= MAX_ROWS and b.size >= MIN_SIZE
             and a.dtype is b.dtype and a.dtype in _FLOATS and a.shape[1] == b.shape[0]):
         return None
-    threads = _thread_count()
-    if threads is None or threads() < 2 or os.environ.get("FCNET_FUSED", "1").strip() == "0":
-        return None  # one BLAS thread (the governor's crowded-machine mode) is seen first
+    functions = _functions()  # one BLAS thread (the governor's crowded-machine mode) first;
+    # a count held at one by another thread's blocks meanwhile is not what BLAS runs
+    if (functions is None or _pool.blas_threads(functions[2]) < 2
+            or os.environ.get("FCNET_FUSED", "1").strip() == "0"):
+        return None
     y = numpy.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
     # False: BLAS runs one thread now, b has too few columns to cut, or BLAS cannot take
     # a or b as they are (steps between columns, overlapping rows)
