@@ -64,7 +64,8 @@ def matmul(a, b):
     does not apply (see the module's conditions)."""
     if not (type(a) is numpy.ndarray and type(b) is numpy.ndarray and a.ndim == b.ndim == 2
             and 0 < a.shape[0] <= MAX_ROWS and b.size >= MIN_SIZE
-            and a.dtype is b.dtype and a.dtype in _FLOATS and a.shape[1] == b.shape[0]):
+            and a.dtype is b.dtype and a.dtype in _FLOATS and a.shape[1] == b.shape[0]
+            and a.strides[1] == b.strides[1] == a.itemsize):  # not a transposed view
         return None
     functions = _functions()  # one BLAS thread (the governor's crowded-machine mode) first;
     # a count held at one by another thread's blocks meanwhile is not what BLAS runs
@@ -73,5 +74,5 @@ def matmul(a, b):
         return None
     y = numpy.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
     # False: BLAS runs one thread now, b has too few columns to cut, or BLAS cannot take
-    # a or b as they are (steps between columns, overlapping rows)
+    # a or b as they are (overlapping rows)
     return y if _pool.columns(*blas.addresses(a.dtype.char), a, b, y) else None

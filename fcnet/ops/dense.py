@@ -15,21 +15,20 @@ from fcnet.backend import few_rows, thread_team
 
 
 def matmul(a, b, out=None):
-    """``a · b`` (into ``out``): on NumPy through ``fcnet.backend.thread_team``, which
-    shares the blocks of a large 2-D product between its threads while the BLAS thread
-    governor has it on (a part-busy machine), else the array library's own product."""
+    """``a · b`` (into ``out``): on NumPy, a few rows by a large ``b`` (one sample through
+    ``predict``, or its default batch of 32) share ``b``'s columns between the threads
+    (``fcnet.backend.few_rows``); other products go through ``fcnet.backend.thread_team``,
+    which shares the blocks of a large 2-D product between its threads while the BLAS
+    thread governor has it on (a part-busy machine); else the array library's product."""
     if backend.xp is numpy:
-        return thread_team.matmul(a, b, out=out)
+        y = few_rows.matmul(a, b) if out is None else None
+        return thread_team.matmul(a, b, out=out) if y is None else y
     return backend.xp.matmul(a, b, out=out)
 
 
 def dense_forward(x, kernel, bias=None):
-    """``z = x · kernel + bias``; a rank > 2 ``x`` is contracted on its last axis only.
-    A few rows by a large kernel (one sample through ``predict``, or its default batch
-    of 32) share the kernel's columns between the threads (``fcnet.backend.few_rows``)."""
-    z = few_rows.matmul(x, kernel)
-    if z is None:
-        z = matmul(x, kernel)
+    """``z = x · kernel + bias``; a rank > 2 ``x`` is contracted on its last axis only."""
+    z = matmul(x, kernel)
     if bias is not None:
         z += bias  # in place: z is a fresh array
     return z
