@@ -260,17 +260,33 @@ static void pool_blas_callback(int sync, pool_dojob_fn dojob, int numjobs, size_
 
 /* A kernel's loop cut into `parts`: fn(ctx, i, parts) for each i; any thread may take any
  * part (the caller alone, if the others are slow to come). */
+static void pool_lock(void)
+{
+    pthread_mutex_lock(&pool.callers);
+}
+
+static void pool_unlock(void)
+{
+    pthread_mutex_unlock(&pool.callers);
+}
+
+/* pool_run, the callers' lock held (pool_lock). */
+static void pool_run_locked(pool_part_fn fn, void *ctx, int parts)
+{
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool_dispatch(parts);
+}
+
 static void pool_run(pool_part_fn fn, void *ctx, int parts)
 {
     if (parts <= 1) {
         fn(ctx, 0, 1);
         return;
     }
-    pthread_mutex_lock(&pool.callers);
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool_dispatch(parts);
-    pthread_mutex_unlock(&pool.callers);
+    pool_lock();
+    pool_run_locked(fn, ctx, parts);
+    pool_unlock();
 }
 
 /* The child of a fork() has only the thread that forked: it starts again with none. */
@@ -305,10 +321,23 @@ static int pool_init(void)
 
 #else /* no POSIX threads: plain loops, and no callback for BLAS */
 
-static void pool_run(pool_part_fn fn, void *ctx, int parts)
+static void pool_lock(void)
+{
+}
+
+static void pool_unlock(void)
+{
+}
+
+static void pool_run_locked(pool_part_fn fn, void *ctx, int parts)
 {
     for (int i = 0; i < parts; i++)
         fn(ctx, i, parts);
+}
+
+static void pool_run(pool_part_fn fn, void *ctx, int parts)
+{
+    pool_run_locked(fn, ctx, parts);
 }
 
 static int pool_init(void)
@@ -390,9 +419,7 @@ static volatile int columns_saved = 0;
 static int columns_run(Columns *c, int (*get_threads)(void), void (*set_threads)(int))
 {
     const int64_t blocks = (c->n + c->block - 1) / c->block;
-#ifdef FCNET_POOL
-    pthread_mutex_lock(&pool.callers);
-#endif
+    pool_lock();
     const int threads = get_threads();
     int parts = threads < POOL_MAX_PARTS ? threads : POOL_MAX_PARTS;
     if (parts > blocks)
@@ -402,20 +429,11 @@ static int columns_run(Columns *c, int (*get_threads)(void), void (*set_threads)
         columns_saved = threads;
         columns_seq++;
         set_threads(1);
-#ifdef FCNET_POOL
-        pool.fn = columns_part;
-        pool.ctx = c;
-        pool_dispatch(parts);
-#else
-        for (int i = 0; i < parts; i++)
-            columns_part(c, i, parts);
-#endif
+        pool_run_locked(columns_part, c, parts);
         set_threads(threads);
         columns_seq++;
     }
-#ifdef FCNET_POOL
-    pthread_mutex_unlock(&pool.callers);
-#endif
+    pool_unlock();
     return run;
 }
 
