@@ -566,6 +566,31 @@ static PyObject *callback(PyObject *self, PyObject *args)
 #endif
 }
 
+PyDoc_STRVAR(fused_wanted_doc,
+"fused_wanted()\n--\n\n"
+"Whether the environment variable FCNET_FUSED is anything but \"0\" (surrounding\n"
+"whitespace ignored; unset counts as wanted), read from the process environment that\n"
+"assignments to os.environ update.");
+
+static PyObject *fused_wanted(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    const char *value = getenv("FCNET_FUSED");
+    if (value) {
+        while (*value == ' ' || (*value >= '\t' && *value <= '\r'))
+            value++;
+        if (*value == '0') {
+            value++;
+            while (*value == ' ' || (*value >= '\t' && *value <= '\r'))
+                value++;
+            if (!*value)
+                Py_RETURN_FALSE;
+        }
+    }
+    Py_RETURN_TRUE;
+}
+
 PyDoc_STRVAR(set_parts_doc,
 "set_parts(parts, min_work=32768)\n--\n\n"
 "How many parts the kernels cut their loops into (1: plain loops), each part at least\n"
@@ -588,6 +613,7 @@ static PyMethodDef methods[] = {
     {"set_parts", set_parts, METH_VARARGS, set_parts_doc},
     {"columns", columns, METH_VARARGS, columns_doc},
     {"blas_threads", blas_threads, METH_VARARGS, blas_threads_doc},
+    {"fused_wanted", fused_wanted, METH_NOARGS, fused_wanted_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -24,11 +24,11 @@ float32 or float64 arrays BLAS can take as they are.
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy
 
 from fcnet.backend import blas, blas_pool
+from fcnet.backend.switch import fused_wanted
 
 try:
     from fcnet import _pool
@@ -70,7 +70,7 @@ def matmul(a, b):
     functions = _functions()  # one BLAS thread (the governor's crowded-machine mode) first;
     # a count held at one by another thread's blocks meanwhile is not what BLAS runs
     if (functions is None or _pool.blas_threads(functions[2]) < 2
-            or os.environ.get("FCNET_FUSED", "1").strip() == "0"):
+            or not fused_wanted()):
         return None
     y = numpy.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
     # False: BLAS runs one thread now, b has too few columns to cut, or BLAS cannot take

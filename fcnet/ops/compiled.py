@@ -18,11 +18,11 @@ not cover. The caller then runs its NumPy code.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy
 
 from fcnet import backend
+from fcnet.backend.switch import fused_wanted
 
 try:
     from fcnet import _conv as kernels
@@ -32,8 +32,7 @@ except ImportError:  # built without a C compiler: NumPy alone
 
 def enabled() -> bool:
     """Whether the compiled kernels may run now (built, wanted, NumPy backend)."""
-    return (kernels is not None and backend.xp is numpy
-            and os.environ.get("FCNET_FUSED", "1").strip() != "0")
+    return kernels is not None and backend.xp is numpy and fused_wanted()
 
 
 def _float32(*arrays, contiguous=True) -> bool:

@@ -12,9 +12,9 @@ backend (CuPy), for buffers that are not float32, and when ``FCNET_FUSED=0``.
 
 from __future__ import annotations
 
-import os
-
 import numpy
+
+from fcnet.backend.switch import fused_wanted
 
 try:
     from fcnet import _fused as kernels
@@ -30,7 +30,7 @@ def kernels_for(optimizer, params):
     optimizer's class has a compiled twin of its rule (``_fused_update``) that is not
     shadowed: a subclass that overrides ``_update`` alone steps on its own NumPy rule.
     """
-    if kernels is None or os.environ.get("FCNET_FUSED", "1").strip() == "0":
+    if kernels is None or not fused_wanted():
         return None
     if optimizer._xp is not numpy or params.dtype != numpy.float32:
         return None
