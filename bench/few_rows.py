@@ -1,4 +1,4 @@
-"""B's forward products for a few rows: ``numpy.matmul`` against fcnet's blocks of columns.
+"""B's products for a few rows: ``numpy.matmul`` against fcnet's blocks of columns.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/few_rows.py [--threads 2,4]
 
@@ -39,7 +39,7 @@ def median_us(fn, calls: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default=str(os.cpu_count() or 1))
-    parser.add_argument("--rows", default="1,8,16,32,64")
+    parser.add_argument("--rows", default="1,8,32,64,128,256")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     for info in threadpool_info():
@@ -49,29 +49,36 @@ def main() -> None:
     rng = numpy.random.default_rng(0)
     kernels = [rng.normal(size=shape).astype("float32") for shape in SHAPES]
 
-    def whole(x):
+    def forward(product, x):
         for w in kernels:
-            x = x @ w
+            x = product(x, w)
         return x
 
-    def blocks(x):
-        for w in kernels:
-            y = few_rows.matmul(x, w)
-            x = x @ w if y is None else y
-        return x
+    def backward(product, dz):  # the input gradients a fit needs: dz3·W3ᵀ, then ·W2ᵀ
+        for w in kernels[:0:-1]:
+            dz = product(dz, w.T)
+        return dz
+
+    def blocks(a, b):
+        y = few_rows.matmul(a, b)
+        return numpy.matmul(a, b) if y is None else y
 
     for threads in map(int, args.threads.split(",")):
         with threadpool_limits(threads, user_api="blas"):
             for rows in map(int, args.rows.split(",")):
-                x = rng.random((rows, 784), dtype=numpy.float32)
-                calls = max(100, 3000 // rows)
-                times = {"matmul": [], "blocks": []}
-                for _ in range(args.rounds):
-                    times["matmul"].append(median_us(functools.partial(whole, x), calls))
-                    times["blocks"].append(median_us(functools.partial(blocks, x), calls))
-                a, b = (statistics.median(times[k]) for k in ("matmul", "blocks"))
-                print(f"threads {threads:2d} rows {rows:3d}: matmul {a:7.1f} us, "
-                      f"blocks {b:7.1f} us, ratio {b / a:.2f}", flush=True)
+                inputs = {forward: rng.random((rows, 784), dtype=numpy.float32),
+                          backward: rng.random((rows, 10), dtype=numpy.float32)}
+                calls = max(50, 3000 // rows)
+                for chain, x in inputs.items():
+                    times = {"matmul": [], "blocks": []}
+                    for _ in range(args.rounds):
+                        for name, product in (("matmul", numpy.matmul), ("blocks", blocks)):
+                            times[name].append(median_us(
+                                functools.partial(chain, product, x), calls))
+                    a, b = (statistics.median(times[k]) for k in ("matmul", "blocks"))
+                    print(f"threads {threads:2d} rows {rows:3d} {chain.__name__:8s}: "
+                          f"matmul {a:7.1f} us, blocks {b:7.1f} us, ratio {b / a:.2f}",
+                          flush=True)
 
 
 if __name__ == "__main__":

@@ -363,15 +363,16 @@ static const PoolAPI api = {pool_run, pool_parts_for};
 
 /* ---- columns: a product of a few rows, its columns shared over the threads ----------
  *
- * y = a · b for a of a few rows (M, K) and a large b (K, N), all row-major: one matrix–
- * vector product per row, bound by how fast b can be read. One core reads a b larger
- * than its L2 cache from farther away at each call, while each of the threads, always
- * given the same block of columns, keeps its block of b in its own L2 (784×512 and
- * 512×512 float32, 2.6 MB: 111 µs on one core, 40 µs per half on two). OpenBLAS runs
- * such products on one thread, so here each part is a call of BLAS's own gemm on a
- * block of b's columns (whole cache lines of y), with BLAS held at one thread meanwhile
- * (a threaded BLAS call inside a part would wait for these very threads). Each entry of
- * y is BLAS's own sum over K. */
+ * y = a · b for a of a few rows (M, K) and a large b (K, N); y row-major, a and b
+ * row-major or column-major (BLAS's transposed operand: then a block of b's columns is
+ * a block of its rows in memory). One matrix–vector product per row, bound by how fast
+ * b can be read: one core reads a b larger than its L2 cache from farther away at each
+ * call, while each of the threads reads only its block of b (784×512 and 512×512
+ * float32, 2.6 MB: 111 µs on one core, 40 µs per half on two). OpenBLAS runs such
+ * products on one thread, so here each part is a call of BLAS's own gemm on a block of
+ * b's columns (whole cache lines of y), with BLAS held at one thread meanwhile (a
+ * threaded BLAS call inside a part would wait for these very threads). Each entry of y
+ * is BLAS's own sum over K. */
 typedef void (*sgemm_fn)(int, int, int, int64_t, int64_t, int64_t, float, const void *,
                          int64_t, const void *, int64_t, float, void *, int64_t);
 typedef void (*dgemm_fn)(int, int, int, int64_t, int64_t, int64_t, double, const void *,
@@ -379,7 +380,7 @@ typedef void (*dgemm_fn)(int, int, int, int64_t, int64_t, int64_t, double, const
 
 typedef struct {
     void *gemm;
-    int is_double;
+    int is_double, transa, transb;
     int64_t m, n, k, lda, ldb, ldy, itemsize, block;
     const char *a, *b;
     char *y;
@@ -395,13 +396,14 @@ static void columns_part(void *ctx, int part, int parts)
         hi = c->n;
     if (hi <= lo)
         return;
-    const void *b = c->b + lo * c->itemsize;
+    const void *b = c->b + lo * (c->transb ? c->ldb : 1) * c->itemsize;
     void *y = c->y + lo * c->itemsize;
+    const int ta = c->transa ? 112 : 111, tb = c->transb ? 112 : 111;
     if (c->is_double)
-        ((dgemm_fn)c->gemm)(101, 111, 111, c->m, hi - lo, c->k, 1.0, c->a, c->lda, b, c->ldb,
+        ((dgemm_fn)c->gemm)(101, ta, tb, c->m, hi - lo, c->k, 1.0, c->a, c->lda, b, c->ldb,
                             0.0, y, c->ldy);
     else
-        ((sgemm_fn)c->gemm)(101, 111, 111, c->m, hi - lo, c->k, 1.0f, c->a, c->lda, b,
+        ((sgemm_fn)c->gemm)(101, ta, tb, c->m, hi - lo, c->k, 1.0f, c->a, c->lda, b,
                             c->ldb, 0.0f, y, c->ldy);
 }
 
@@ -437,11 +439,13 @@ static int columns_run(Columns *c, int (*get_threads)(void), void (*set_threads)
     return run;
 }
 
-/* A 2-D float32/float64 buffer's data, rows and columns, and row step in elements: 1;
- * 0 (the view released) where BLAS cannot take it as it is (steps between its columns,
- * rows that overlap); -1 with ValueError set where it is not such a buffer. */
+/* A 2-D float32/float64 buffer's data, rows and columns, and leading dimension in
+ * elements (its row step; where `trans` is given and the buffer is column-major, its
+ * column step, *trans set): 1; 0 (the view released) where BLAS cannot take it as it
+ * is (steps both ways, rows that overlap); -1 with ValueError set where it is not such
+ * a buffer. */
 static int columns_matrix(PyObject *obj, Py_buffer *view, int writable, const char *name,
-                          int64_t *rows, int64_t *cols, int64_t *ld)
+                          int64_t *rows, int64_t *cols, int64_t *ld, int *trans)
 {
     if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT |
                            (writable ? PyBUF_WRITABLE : 0)) < 0)
@@ -459,6 +463,8 @@ static int columns_matrix(PyObject *obj, Py_buffer *view, int writable, const ch
     }
     *rows = view->shape[0];
     *cols = view->shape[1];
+    if (trans)
+        *trans = 0;
     if (*rows <= 1) {
         *ld = *cols > 1 ? *cols : 1;
     } else if (view->strides[0] % item == 0 && view->strides[0] / item >= *cols) {
@@ -466,11 +472,17 @@ static int columns_matrix(PyObject *obj, Py_buffer *view, int writable, const ch
     } else {
         *ld = 0;
     }
-    if (*ld == 0 || (*cols > 1 && view->strides[1] != item)) {
-        PyBuffer_Release(view);
-        return 0;
+    if (*ld != 0 && (*cols <= 1 || view->strides[1] == item))
+        return 1;
+    /* column-major (a transposed view): BLAS takes it transposed, its ld the column step */
+    if (trans && *rows > 1 && *cols > 1 && view->strides[0] == item
+        && view->strides[1] % item == 0 && view->strides[1] / item >= *rows) {
+        *ld = view->strides[1] / item;
+        *trans = 1;
+        return 1;
     }
-    return 1;
+    PyBuffer_Release(view);
+    return 0;
 }
 
 PyDoc_STRVAR(columns_doc,
@@ -478,9 +490,10 @@ PyDoc_STRVAR(columns_doc,
 "y = a · b for 2-D arrays of one float type (a (M, K), b (K, N), y (M, N)) by BLAS's\n"
 "cblas ?gemm with 64-bit integers (address gemm), b's columns cut into one block per\n"
 "BLAS thread (get_threads(), an address), BLAS held at one thread by set_threads\n"
-"meanwhile. Returns False, computing nothing, where BLAS runs one thread, b has too few\n"
-"columns to cut, or BLAS cannot take an array as it is (steps between its columns,\n"
-"overlapping rows): the caller then runs the product whole.");
+"meanwhile. a and b may be row-major or column-major (a transposed view, which BLAS\n"
+"takes transposed); y is row-major. Returns False, computing nothing, where BLAS runs\n"
+"one thread, b has too few columns to cut, or BLAS cannot take an array as it is (steps\n"
+"both ways, overlapping rows): the caller then runs the product whole.");
 
 static PyObject *columns(PyObject *self, PyObject *args)
 {
@@ -488,6 +501,7 @@ static PyObject *columns(PyObject *self, PyObject *args)
     PyObject *objects[3];
     Py_buffer views[3];
     int64_t rows[3], cols[3], ld[3];
+    int trans[3];
     const char *names[3] = {"a", "b", "y"};
     int held = 0;
     (void)self;
@@ -496,7 +510,8 @@ static PyObject *columns(PyObject *self, PyObject *args)
         return NULL;
     for (; held < 3; held++) {
         const int taken = columns_matrix(objects[held], &views[held], held == 2, names[held],
-                                         &rows[held], &cols[held], &ld[held]);
+                                         &rows[held], &cols[held], &ld[held],
+                                         held == 2 ? NULL : &trans[held]);
         if (taken < 0)
             goto fail;
         if (taken == 0) { /* BLAS cannot take it: the caller runs the product */
@@ -516,9 +531,9 @@ static PyObject *columns(PyObject *self, PyObject *args)
         goto fail;
     }
     const int is_double = views[0].itemsize == 8;
-    Columns c = {(void *)(uintptr_t)gemm, is_double, rows[0], cols[1], cols[0], ld[0], ld[1],
-                 ld[2], views[0].itemsize, is_double ? 8 : 16, views[0].buf, views[1].buf,
-                 views[2].buf};
+    Columns c = {(void *)(uintptr_t)gemm, is_double, trans[0], trans[1], rows[0], cols[1],
+                 cols[0], ld[0], ld[1], ld[2], views[0].itemsize, is_double ? 8 : 16,
+                 views[0].buf, views[1].buf, views[2].buf};
     int run;
     Py_BEGIN_ALLOW_THREADS
     run = columns_run(&c, (int (*)(void))(uintptr_t)get_threads,

@@ -56,10 +56,24 @@ def test_strided_rows_and_float64():
     numpy.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("rows", [1, 32])
+def test_a_transposed_kernel_is_taken_as_blas_takes_it(rows):
+    """dx = dz · kernelᵀ, the input gradient of a fit at a small batch: the kernel's
+    transposed view goes to BLAS as it is, marked transposed."""
+    dz, kernel = _pair(rows, 512, 784, seed=2)[0], _pair(784, 512, 1, seed=3)[0]
+    with threadpool_limits(2, user_api="blas"):
+        dx = few_rows.matmul(dz, kernel.T)
+    assert dx is not None and dx.shape == (rows, 784)
+    assert _close(dx, dz, kernel.T)
+
+
 def test_declines_where_it_does_not_apply(monkeypatch):
     a, b = _pair(1, 784, 512)
     with threadpool_limits(2, user_api="blas"):
         assert few_rows.matmul(a[:, ::2], b[::2]) is None  # steps between columns
+        a2 = numpy.repeat(a, 2, axis=0)
+        assert few_rows.matmul(numpy.asfortranarray(a2), b) is None  # a transposed view
+        assert few_rows.matmul(a[:, :392], b[::2, ::2]) is None  # steps both ways in b
         assert few_rows.matmul(numpy.broadcast_to(a, (3, 784)), b) is None  # one row, thrice
         assert few_rows.matmul(numpy.repeat(a, 33, axis=0), b) is None  # too many rows
         assert few_rows.matmul(a[:, :100], b[:100, :100]) is None  # b fits one cache
@@ -79,8 +93,15 @@ def test_arrays_blas_cannot_take_are_declined_and_wrong_ones_refused():
     y = numpy.empty((1, 400), "float32")
     functions = blas.addresses("f")
     with threadpool_limits(2, user_api="blas"):
-        assert pool.columns(*functions, a, numpy.asfortranarray(b), y) is False
+        assert pool.columns(*functions, a, b.repeat(2, 0)[::2, ::2], y[:, :200]) is False
+        a2, y2 = numpy.repeat(a, 2, axis=0), numpy.empty((2, 400), "float32")
+        assert pool.columns(*functions, a2, b, numpy.asfortranarray(y2)) is False
         assert pool.columns(*functions, a, b, y) is True
+        for a_, b_ in [(a2, numpy.asfortranarray(b)), (numpy.asfortranarray(a2), b),
+                       (numpy.asfortranarray(a2), numpy.asfortranarray(b))]:
+            y2.fill(0)
+            assert pool.columns(*functions, a_, b_, y2) is True  # column-major: transposed
+            assert _close(y2, a2, b)
     with pytest.raises(ValueError, match=r"a float32 \(1, 300\), b float32 \(300, 400\), "
                                          r"y float32 \(1, 399\)"):
         pool.columns(*functions, a, b, y[:, :399])

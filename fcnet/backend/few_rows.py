@@ -3,11 +3,12 @@
     y = a · b        a: (M, K), M ≤ MAX_ROWS (32);   b: (K, N), K·N ≥ MIN_SIZE;   y: (M, N)
 
 One sample through ``predict`` is such a product in every Dense layer: a matrix–vector
-product, bound by how fast ``b`` is read, which OpenBLAS runs on one thread. Where ``b``
-is larger than one core's L2 cache, that core reads it from farther away at every call;
-cut into one block of columns per thread, each thread always given the same block, each
-block stays in its thread's cache (784-512-512-10, one sample: the products took 111 µs
-on one core, 52–63 µs on two). ``fcnet._pool.columns`` runs each block as a call of
+product, bound by how fast ``b`` is read, which OpenBLAS runs on one thread. So is the
+input gradient ``dx = dz · kernelᵀ`` of a fit at a small batch: ``b`` may be a
+transposed view, which BLAS reads as it is. Where ``b`` is larger than one core's L2
+cache, that core reads it from farther away at every call; cut into one block of columns
+per thread, each thread reads only its block (784-512-512-10, one sample: the products
+took 111 µs on one core, 52–63 µs on two). ``fcnet._pool.columns`` runs each block as a call of
 BLAS's own gemm on the threads of ``fcnet._pool`` (``fcnet/_pool.c``). Every entry of
 ``y`` is still one BLAS sum over K; BLAS's kernels for a block and for the whole product
 may differ, so results agree with ``numpy.matmul`` to float32 rounding.
@@ -65,7 +66,8 @@ def matmul(a, b):
     if not (type(a) is numpy.ndarray and type(b) is numpy.ndarray and a.ndim == b.ndim == 2
             and 0 < a.shape[0] <= MAX_ROWS and b.size >= MIN_SIZE
             and a.dtype is b.dtype and a.dtype in _FLOATS and a.shape[1] == b.shape[0]
-            and a.strides[1] == b.strides[1] == a.itemsize):  # not a transposed view
+            and a.strides[1] == a.itemsize  # a not a transposed view; b may be one
+            and a.itemsize in b.strides):   # (BLAS takes it transposed: dz · kernelᵀ)
         return None
     functions = _functions()  # one BLAS thread (the governor's crowded-machine mode) first;
     # a count held at one by another thread's blocks meanwhile is not what BLAS runs
