@@ -238,7 +238,8 @@ def _mish_gradient(dy, x, y):
 def softmax(x, axis=-1):
     """Softmax along ``axis``: ``exp(x - max) / sum(exp(x - max))``."""
     x = _arr(x)
-    e = backend.xp.exp(x - x.max(axis=axis, keepdims=True))
+    e = x - x.max(axis=axis, keepdims=True)
+    backend.xp.exp(e, out=e)
     e /= e.sum(axis=axis, keepdims=True)
     return e
 

@@ -35,9 +35,15 @@ def enabled() -> bool:
     return kernels is not None and backend.xp is numpy and fused_wanted()
 
 
+_FLOAT32 = numpy.dtype(numpy.float32)  # native byte order
+
+
 def _float32(*arrays, contiguous=True) -> bool:
-    return all(type(a) is numpy.ndarray and a.dtype == numpy.float32
-               and (a.flags.c_contiguous or not contiguous) for a in arrays)
+    for a in arrays:
+        if (type(a) is not numpy.ndarray or a.dtype is not _FLOAT32
+                or (contiguous and not a.flags.c_contiguous)):
+            return False
+    return True
 
 
 def max_pool_forward(padded, out_shape, pool_size, strides):
