@@ -30,12 +30,21 @@ def measure(runs: int, env: dict) -> tuple[float, float]:
     return statistics.median(numpy_times), statistics.median(fcnet_times)
 
 
+def cached_env(env: dict) -> dict:
+    """``env`` with Python's bytecode cache written and read (some machines set
+    ``PYTHONDONTWRITEBYTECODE``), after one import that brings fcnet's cache up to date:
+    a module edited since its last cached import would otherwise be compiled at every
+    run."""
+    cached = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-c", "import fcnet"], env=cached, check=True)
+    return cached
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=11)
     args = parser.parse_args()
-    cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([sys.executable, "-c", "import fcnet"], env=cached, check=True)
+    cached = cached_env(dict(os.environ))
     # A cache folder holding NumPy's bytecode only (as after its installation), never
     # written again: fcnet's modules are compiled on every run.
     prefix = tempfile.mkdtemp()

@@ -98,9 +98,9 @@ def table(title: str, medians: dict[str, float], unit: float, suffix: str) -> li
 
 def import_and_size() -> list[str]:
     sys.path.insert(0, str(HERE))
-    from import_time import measure
+    from import_time import cached_env, measure
 
-    numpy_s, fcnet_s = measure(11, BENCH_ENV)
+    numpy_s, fcnet_s = measure(11, cached_env(BENCH_ENV))
     package = HERE.parent / "fcnet"
     size = sum(p.stat().st_size for p in package.rglob("*")
                if p.is_file() and p.suffix in (".py", ".so", ".c"))
