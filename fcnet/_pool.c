@@ -581,11 +581,12 @@ static PyObject *callback(PyObject *self, PyObject *args)
 #endif
 }
 
+#ifndef Py_GIL_DISABLED /* getenv beside another thread's setenv needs the GIL held */
 PyDoc_STRVAR(fused_wanted_doc,
 "fused_wanted()\n--\n\n"
 "Whether the environment variable FCNET_FUSED is anything but \"0\" (surrounding\n"
 "whitespace ignored; unset counts as wanted), read from the process environment that\n"
-"assignments to os.environ update.");
+"assignments to os.environ update (as does os.putenv, which os.environ does not see).");
 
 static PyObject *fused_wanted(PyObject *self, PyObject *args)
 {
@@ -605,6 +606,7 @@ static PyObject *fused_wanted(PyObject *self, PyObject *args)
     }
     Py_RETURN_TRUE;
 }
+#endif
 
 PyDoc_STRVAR(set_parts_doc,
 "set_parts(parts, min_work=32768)\n--\n\n"
@@ -628,7 +630,9 @@ static PyMethodDef methods[] = {
     {"set_parts", set_parts, METH_VARARGS, set_parts_doc},
     {"columns", columns, METH_VARARGS, columns_doc},
     {"blas_threads", blas_threads, METH_VARARGS, blas_threads_doc},
+#ifndef Py_GIL_DISABLED
     {"fused_wanted", fused_wanted, METH_NOARGS, fused_wanted_doc},
+#endif
     {NULL, NULL, 0, NULL},
 };
 

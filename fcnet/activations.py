@@ -239,7 +239,7 @@ def softmax(x, axis=-1):
     """Softmax along ``axis``: ``exp(x - max) / sum(exp(x - max))``."""
     x = _arr(x)
     e = x - x.max(axis=axis, keepdims=True)
-    backend.xp.exp(e, out=e)
+    e = backend.xp.exp(e, out=e if e.dtype.kind == "f" else None)  # integers: a new float
     e /= e.sum(axis=axis, keepdims=True)
     return e
 

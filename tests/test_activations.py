@@ -178,6 +178,25 @@ def test_softmax_rows_sum_to_one_along_axis():
         np.testing.assert_allclose(activations.softmax(x, axis=axis).sum(axis=axis), 1, rtol=1e-6)
 
 
+def test_softmax_of_integers_is_a_float_array():
+    """By hand: e^0, e^1, e^2 over their sum (an in-place exp once refused integers)."""
+    total = 1 + math.e + math.e ** 2
+    np.testing.assert_allclose(activations.softmax(np.array([[0, 1, 2]])),
+                               [[1 / total, math.e / total, math.e ** 2 / total]])
+    np.testing.assert_allclose(activations.softmax([1, 2, 3]).sum(), 1.0)
+
+
+def test_float32_inputs_unpickled_keep_the_compiled_path():
+    """An array read back with pickle has a float32 dtype equal to, not identical with,
+    NumPy's own: the compiled kernels still take it."""
+    import pickle
+
+    from fcnet.ops import compiled
+
+    z = pickle.loads(pickle.dumps(np.ones((2, 3), np.float32)))
+    assert compiled._float32(z)
+
+
 def test_linear_is_identity_without_copy():
     x = np.arange(3.0)
     assert activations.linear(x) is x

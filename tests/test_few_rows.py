@@ -72,7 +72,7 @@ def test_declines_where_it_does_not_apply(monkeypatch):
     with threadpool_limits(2, user_api="blas"):
         assert few_rows.matmul(a[:, ::2], b[::2]) is None  # steps between columns
         a2 = numpy.repeat(a, 2, axis=0)
-        assert few_rows.matmul(numpy.asfortranarray(a2), b) is None  # a transposed view
+        assert few_rows.matmul(numpy.asfortranarray(a2), b) is None  # a column-major
         assert few_rows.matmul(a[:, :392], b[::2, ::2]) is None  # steps both ways in b
         assert few_rows.matmul(numpy.broadcast_to(a, (3, 784)), b) is None  # one row, thrice
         assert few_rows.matmul(numpy.repeat(a, 33, axis=0), b) is None  # too many rows

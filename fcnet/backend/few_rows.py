@@ -65,7 +65,7 @@ def matmul(a, b):
     does not apply (see the module's conditions)."""
     if not (type(a) is numpy.ndarray and type(b) is numpy.ndarray and a.ndim == b.ndim == 2
             and 0 < a.shape[0] <= MAX_ROWS and b.size >= MIN_SIZE
-            and a.dtype is b.dtype and a.dtype in _FLOATS and a.shape[1] == b.shape[0]
+            and a.dtype == b.dtype and a.dtype in _FLOATS and a.shape[1] == b.shape[0]
             and a.strides[1] == a.itemsize  # a not a transposed view; b may be one
             and a.itemsize in b.strides):   # (BLAS takes it transposed: dz · kernelᵀ)
         return None

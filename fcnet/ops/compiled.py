@@ -35,12 +35,9 @@ def enabled() -> bool:
     return kernels is not None and backend.xp is numpy and fused_wanted()
 
 
-_FLOAT32 = numpy.dtype(numpy.float32)  # native byte order
-
-
 def _float32(*arrays, contiguous=True) -> bool:
     for a in arrays:
-        if (type(a) is not numpy.ndarray or a.dtype is not _FLOAT32
+        if (type(a) is not numpy.ndarray or a.dtype != numpy.float32
                 or (contiguous and not a.flags.c_contiguous)):
             return False
     return True
