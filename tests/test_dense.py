@@ -256,3 +256,34 @@ def test_a_frozen_dense_computes_no_weight_gradient(monkeypatch):
     assert calls == [(4, 5)] * 2  # only the first layer's kernel, once a step
     np.testing.assert_array_equal(half.kernel.numpy(), kernel)
     assert not np.array_equal(half.bias.numpy(), bias)  # the bias still trains
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [((128, 1), (1, 512)), ((5, 7, 1), (1, 3)),
+                                             ((1, 1), (1, 1))])
+def test_a_product_over_one_term_is_the_outer_product(a_shape, b_shape):
+    """K = 1 (one input feature; one output unit's input gradient; a batch of one's
+    kernel gradient): each entry is the single product a_m·b_n, exactly as matmul has it."""
+    from fcnet.ops.dense import matmul
+
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=a_shape).astype(np.float32)
+    b = rng.normal(size=b_shape).astype(np.float32)
+    y = matmul(a, b)
+    assert y.dtype == np.float32 and y.shape == np.matmul(a, b).shape
+    np.testing.assert_array_equal(y, a[..., :, 0:1] * b[0])
+    np.testing.assert_array_equal(y, np.matmul(a, b))
+    out = np.empty(y.shape[-2:], np.float32)
+    if a.ndim == 2:
+        assert matmul(a.T.T, b, out=out) is out and np.array_equal(out, y)
+    with pytest.raises(ValueError):
+        matmul(a, np.ones((2, 3), np.float32))  # (…, 1) · (2, 3): no product
+
+
+def test_a_batch_of_one_and_one_feature_train_as_matmul_has_it():
+    """The fit's kernel gradient at batch 1 and the forward of one input feature go
+    through the outer product: gradients against finite differences."""
+    model = keras.Sequential([keras.Input((1,)), Dense(6, activation="tanh"), Dense(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    x = np.linspace(-1, 1, 4, dtype=np.float32)[:, None]
+    check_gradients(model, x[:1], np.ones((1, 1), np.float32))
+    check_gradients(model, x, np.zeros((4, 1), np.float32))
