@@ -287,3 +287,28 @@ def test_a_batch_of_one_and_one_feature_train_as_matmul_has_it():
     x = np.linspace(-1, 1, 4, dtype=np.float32)[:, None]
     check_gradients(model, x[:1], np.ones((1, 1), np.float32))
     check_gradients(model, x, np.zeros((4, 1), np.float32))
+
+
+@pytest.mark.parametrize("a_shape", [(3, 5, 4), (2, 3, 5, 4), (7, 1, 4)])
+def test_a_stack_of_rows_is_one_product(a_shape):
+    """``a (..., K) · b (K, N)`` for a Dense layer on sequences: every row's product, as
+    NumPy's stacked matmul has it (to float32 rounding), into ``out`` too; strided stacks
+    and a wrong ``out`` go to NumPy as they are."""
+    from fcnet.ops.dense import matmul
+
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=a_shape).astype(np.float32)
+    b = rng.normal(size=(4, 6)).astype(np.float32)
+    expected = np.einsum("...k,kn->...n", a.astype(np.float64), b.astype(np.float64))
+    y = matmul(a, b)
+    assert y.shape == a_shape[:-1] + (6,) and y.dtype == np.float32
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+    out = np.empty_like(y)
+    assert matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    strided = np.swapaxes(np.swapaxes(a, 0, 1).copy(), 0, 1)  # not C-contiguous
+    np.testing.assert_allclose(matmul(strided, b), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError):
+        matmul(a, b, out=np.empty((y.size // 6, 6), np.float32))  # not the product's shape
+    with pytest.raises(ValueError):
+        matmul(a, np.ones((5, 6), np.float32))
