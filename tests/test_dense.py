@@ -312,3 +312,5 @@ def test_a_stack_of_rows_is_one_product(a_shape):
         matmul(a, b, out=np.empty((y.size // 6, 6), np.float32))  # not the product's shape
     with pytest.raises(ValueError):
         matmul(a, np.ones((5, 6), np.float32))
+    empty = matmul(np.zeros(a_shape[:-1] + (0,), np.float32), np.zeros((0, 6), np.float32))
+    np.testing.assert_array_equal(empty, np.zeros(a_shape[:-1] + (6,)))  # a sum of no terms

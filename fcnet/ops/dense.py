@@ -8,6 +8,8 @@ Backward:  dW = Σ_batch xᵀ · dz     (every leading axis counts as a batch ax
 
 from __future__ import annotations
 
+import math
+
 import numpy
 
 from fcnet import backend
@@ -42,8 +44,8 @@ def _rows(a, b, out):
     ``a`` seen as ``(rows, K)``: NumPy's ``matmul`` runs one product per leading index,
     1.7-1.9× slower for a batch of sequences. Equal to it to float32 rounding (BLAS may
     take another kernel path for more rows)."""
-    rows = a.reshape(-1, a.shape[-1])
-    y = matmul(rows, b, out=None if out is None else out.reshape(rows.shape[0], -1))
+    rows = a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+    y = matmul(rows, b, out=None if out is None else out.reshape(rows.shape[0], b.shape[1]))
     return y.reshape(a.shape[:-1] + (b.shape[1],)) if out is None else out
 
 
