@@ -2,10 +2,11 @@
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/few_rows.py [--threads 2,4]
 
-The three products of 784-512-512-10 (the kernels fcnet's ``predict`` multiplies one
-sample, or a batch of up to 32, by), timed as ``numpy.matmul`` runs them and as
-``fcnet.backend.few_rows`` cuts them (one block of each kernel's columns per BLAS thread),
-in interleaved rounds, for each BLAS thread count; prints medians and the ratio.
+The three forward products of 784-512-512-10 (the kernels fcnet's ``predict`` multiplies
+one sample, or a batch of up to 32, by) and the two input gradients a fit computes
+(``dz · kernelᵀ``), timed as ``numpy.matmul`` runs them and as ``fcnet.backend.few_rows``
+cuts them (one block of each kernel's columns per BLAS thread), in interleaved rounds,
+for each BLAS thread count and row count; prints medians and the ratio.
 """
 
 from __future__ import annotations

@@ -258,8 +258,7 @@ static void pool_blas_callback(int sync, pool_dojob_fn dojob, int numjobs, size_
     pthread_mutex_unlock(&pool.callers);
 }
 
-/* A kernel's loop cut into `parts`: fn(ctx, i, parts) for each i; any thread may take any
- * part (the caller alone, if the others are slow to come). */
+/* One dispatch at a time: a caller holds this while its dispatch runs. */
 static void pool_lock(void)
 {
     pthread_mutex_lock(&pool.callers);
@@ -278,6 +277,8 @@ static void pool_run_locked(pool_part_fn fn, void *ctx, int parts)
     pool_dispatch(parts);
 }
 
+/* A kernel's loop cut into `parts`: fn(ctx, i, parts) for each i; any thread may take any
+ * part (the caller alone, if the others are slow to come). */
 static void pool_run(pool_part_fn fn, void *ctx, int parts)
 {
     if (parts <= 1) {

@@ -8,8 +8,8 @@ input gradient ``dx = dz · kernelᵀ`` of a fit at a small batch: ``b`` may be 
 transposed view, which BLAS reads as it is. Where ``b`` is larger than one core's L2
 cache, that core reads it from farther away at every call; cut into one block of columns
 per thread, each thread reads only its block (784-512-512-10, one sample: the products
-took 111 µs on one core, 52–63 µs on two). ``fcnet._pool.columns`` runs each block as a call of
-BLAS's own gemm on the threads of ``fcnet._pool`` (``fcnet/_pool.c``). Every entry of
+took 111 µs on one core, 52–63 µs on two). ``fcnet._pool.columns`` runs each block as a
+call of BLAS's own gemm on the threads of ``fcnet._pool`` (``fcnet/_pool.c``). Every entry of
 ``y`` is still one BLAS sum over K; BLAS's kernels for a block and for the whole product
 may differ, so results agree with ``numpy.matmul`` to float32 rounding.
 
@@ -36,8 +36,8 @@ try:
 except ImportError:  # built without a C compiler
     _pool = None
 
-# Measured on 784-512-512-10's products (2 cores): 0.84 of matmul's time at 1 row, 0.87
-# to 0.93 at 16 to 48 (32 is predict's default batch), level at 8 and from 64 rows on.
+# Measured on 784-512-512-10's products (2 cores, bench/few_rows.py): 0.71 of matmul's
+# time at 1 row, 0.93-0.94 at 32 (predict's default batch), 0.96-1.01 from 64 rows on.
 MAX_ROWS = 32
 MIN_SIZE = 65536  # entries of b below which one core's cache holds it anyway
 
