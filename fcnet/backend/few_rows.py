@@ -60,9 +60,10 @@ def ready() -> bool:
     return _functions() is not None
 
 
-def matmul(a, b):
-    """``a · b`` as a new array, its columns shared over the threads; None where that
-    does not apply (see the module's conditions)."""
+def matmul(a, b, out=None):
+    """``a · b`` (into ``out``, a C-contiguous ``(M, N)`` array of their dtype, or a new
+    array), its columns shared over the threads; None where that does not apply (see the
+    module's conditions)."""
     if not (type(a) is numpy.ndarray and type(b) is numpy.ndarray and a.ndim == b.ndim == 2
             and 0 < a.shape[0] <= MAX_ROWS and b.size >= MIN_SIZE
             and a.dtype == b.dtype and a.dtype in _FLOATS and a.shape[1] == b.shape[0]
@@ -74,7 +75,7 @@ def matmul(a, b):
     if (functions is None or _pool.blas_threads(functions[2]) < 2
             or not fused_wanted()):
         return None
-    y = numpy.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    y = numpy.empty((a.shape[0], b.shape[1]), dtype=a.dtype) if out is None else out
     # False: BLAS runs one thread now, b has too few columns to cut, or BLAS cannot take
     # a or b as they are (overlapping rows)
     return y if _pool.columns(*blas.addresses(a.dtype.char), a, b, y) else None

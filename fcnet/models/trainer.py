@@ -17,7 +17,7 @@ import numpy
 
 from fcnet import backend, losses
 from fcnet import optimizers as optimizers_module
-from fcnet.backend import blas_threads, parallel, tree
+from fcnet.backend import blas_threads, parallel, tree, workspace
 from fcnet.backend.blas_threads import NO_GOVERNOR
 from fcnet.callbacks import CallbackList, History
 from fcnet.layers import InputLayer, Layer, Step, weight_penalty
@@ -344,12 +344,16 @@ class Trainer(OnBatch, Outputs):
         callback_list.on_predict_begin()
         hooks = callback_list.needs_predict_batch_hooks
         outputs = []
+        arrays = workspace.Workspace()  # each batch's products write where the last's did
         for index, (xb, _, _) in enumerate(data.epoch()):
             if steps is not None and index >= steps:
                 break
             if hooks:
                 callback_list.on_predict_batch_begin(index)
-            outputs.append(self._predict_batch(xb))
+            with arrays.batch():
+                y = self._predict_batch(xb)
+            outputs.append(tree.map_structure(
+                lambda a: numpy.copy(a) if arrays.holds(a) else a, y))
             if hooks:
                 callback_list.on_predict_batch_end(index, {"outputs": outputs[-1]})
         callback_list.on_predict_end()
