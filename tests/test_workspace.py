@@ -182,3 +182,57 @@ def test_predict_s_products_reuse_their_arrays(monkeypatch):
     model.predict(x, batch_size=16, verbose=0)
     assert len(handed) == 15 and len(set(handed)) == 3
     assert not workspace.active()  # and the loop left no workspace behind
+
+
+def _batches(x, y, size):
+    return [(x[s:s + size], y[s:s + size]) for s in range(0, len(x), size)]
+
+
+def test_fit_gives_train_on_batch_s_weights(monkeypatch):
+    """``fit`` (its steps' products in the workspace) and ``train_on_batch`` on the same
+    batches (new arrays) take the same steps, bit for bit."""
+    monkeypatch.setattr(workspace, "MIN_ENTRIES", 1)
+    rng = numpy.random.default_rng(5)
+    x = rng.normal(size=(64, 20)).astype(numpy.float32)
+    y = rng.integers(0, 16, 64)
+    models = [_mlp(16) for _ in range(2)]
+    for model in models:
+        model.compile(optimizer="adam", loss=fcnet.losses.SparseCategoricalCrossentropy(
+            from_logits=True))
+    models[0].fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for _ in range(2):
+        for xb, yb in _batches(x, y, 16):
+            models[1].train_on_batch(xb, yb)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        numpy.testing.assert_array_equal(a, b)
+
+
+def test_a_metric_keeps_the_outputs_it_was_given(monkeypatch):
+    """A metric that keeps each step's ``y_pred``: with a learning rate of 0 the weights
+    never move, so each kept batch must equal the network's outputs by hand."""
+    monkeypatch.setattr(workspace, "MIN_ENTRIES", 1)
+
+    class Keep(fcnet.metrics.Metric):
+        def __init__(self):
+            super().__init__(name="keep")
+            self.kept = []
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.kept.append(y_pred)
+
+        def result(self):
+            return 0.0
+
+        def reset_state(self):
+            pass
+
+    rng = numpy.random.default_rng(6)
+    x = rng.normal(size=(48, 20)).astype(numpy.float32)
+    y = rng.normal(size=(48, 16)).astype(numpy.float32)
+    model, keep = _mlp(16), Keep()
+    model.compile(optimizer=fcnet.optimizers.SGD(learning_rate=0.0), loss="mse",
+                  metrics=[keep])
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    assert len(keep.kept) == 3
+    numpy.testing.assert_allclose(numpy.concatenate(keep.kept), _by_hand(model, x),
+                                  rtol=1e-5, atol=1e-5)

@@ -178,6 +178,7 @@ class Trainer(OnBatch, Outputs):
         last = min(n for n in (data.steps, steps_per_epoch, float("inf")) if n is not None)
         logs = {}
         governor = self._governor or NO_GOVERNOR
+        arrays = workspace.Workspace()  # each step's products write where the last's did
         for index, (xb, ys, sws) in enumerate(batches, start):
             if steps_per_epoch is not None and index >= steps_per_epoch:
                 break
@@ -192,12 +193,14 @@ class Trainer(OnBatch, Outputs):
             if hooks:
                 callback_list.on_train_batch_begin(index)
             governor.before_step()
-            if self._dist is None:
-                value, parts, outputs = self._step.run(xb, ys, sws)
-            else:
-                with parallel.batch_rows(data.window):
+            with arrays.batch():
+                if self._dist is None:
                     value, parts, outputs = self._step.run(xb, ys, sws)
+                else:
+                    with parallel.batch_rows(data.window):
+                        value, parts, outputs = self._step.run(xb, ys, sws)
             governor.after_step()
+            outputs = [numpy.copy(y) if arrays.holds(y) else y for y in outputs]
             if resume is not None:  # the metrics exist from the first batch on
                 resume.restore_metrics(self, ys, outputs)
                 resume = None
