@@ -11,7 +11,7 @@ import numpy
 import pytest
 
 import fcnet
-from fcnet.backend import workspace
+from fcnet.backend import parallel, workspace
 from fcnet.ops import dense
 
 
@@ -51,37 +51,68 @@ def test_holds_sees_views_of_its_arrays_only():
     assert not arrays.holds([1.0, 2.0])
 
 
+def _operands(m, k, n):
+    return numpy.ones((m, k), numpy.float32), numpy.ones((k, n), numpy.float32)
+
+
 def test_output_only_within_a_batch_and_for_large_arrays():
-    assert not workspace.active()
-    assert workspace.output((256, 256), numpy.float32) is None
+    a, b = _operands(256, 3, 256)
+    assert workspace.output(a, b) is None
     arrays = workspace.Workspace()
     with arrays.batch():
-        assert workspace.active()
-        assert workspace.output((1, workspace.MIN_ENTRIES - 1), numpy.float32) is None
-        big = workspace.output((2, workspace.MIN_ENTRIES // 2), numpy.float32)
-        assert big is not None and big.flags.c_contiguous
-    assert not workspace.active()
+        assert workspace.output(*_operands(1, 3, workspace.MIN_ENTRIES - 1)) is None
+        big = workspace.output(*_operands(2, 3, workspace.MIN_ENTRIES // 2))
+        assert big.shape == (2, workspace.MIN_ENTRIES // 2) and big.flags.c_contiguous
+        assert big.dtype == numpy.float32
+        assert workspace.output(a, b.astype(numpy.float64)).dtype == numpy.float64
+    assert workspace.output(a, b) is None
+
+
+def test_a_read_only_array_is_not_handed_out_again():
+    """A subclassed model's recorded outputs are made read-only: the next batch gets a
+    new array there, which it can write."""
+    arrays = workspace.Workspace()
+    with arrays.batch():
+        first = arrays.empty((4, 3), numpy.float32)
+    first.flags.writeable = False
+    with arrays.batch():
+        second = arrays.empty((4, 3), numpy.float32)
+    assert second is not first and second.flags.writeable
+
+
+def test_kept_copies_only_what_the_workspace_holds():
+    arrays = workspace.Workspace()
+    mine = numpy.ones((4, 3), numpy.float32)
+    with arrays.batch():
+        own = arrays.empty((4, 3), numpy.float32)
+        assert workspace.kept(mine) is mine
+        copy = workspace.kept(own[1:])
+        assert copy is not own and not numpy.may_share_memory(copy, own)
+    assert workspace.kept(own) is own  # outside a batch: nothing to copy from
 
 
 def test_a_batch_within_a_batch_gives_the_outer_one_back():
     outer, inner = workspace.Workspace(), workspace.Workspace()
+    a, b = _operands(256, 3, 256)
     with outer.batch():
-        a = workspace.output((256, 256), numpy.float32)
+        first = workspace.output(a, b)
         with inner.batch():
-            b = workspace.output((256, 256), numpy.float32)
-        c = workspace.output((256, 256), numpy.float32)
-    assert outer.holds(a) and outer.holds(c) and inner.holds(b) and not outer.holds(b)
-    assert a is not c  # the outer batch went on counting after the inner one
+            second = workspace.output(a, b)
+        third = workspace.output(a, b)
+    assert outer.holds(first) and outer.holds(third) and inner.holds(second)
+    assert not outer.holds(second)
+    assert first is not third  # the outer batch went on counting after the inner one
 
 
 def test_another_thread_does_not_see_this_thread_s_workspace():
     seen = []
     arrays = workspace.Workspace()
+    a, b = _operands(256, 3, 256)
     with arrays.batch():
-        thread = threading.Thread(target=lambda: seen.append(workspace.active()))
+        thread = threading.Thread(target=lambda: seen.append(workspace.output(a, b)))
         thread.start()
         thread.join()
-    assert seen == [False]
+    assert seen == [None]
 
 
 @pytest.mark.parametrize("shapes", [((300, 200), (200, 150)),    # numpy.matmul
@@ -181,7 +212,7 @@ def test_predict_s_products_reuse_their_arrays(monkeypatch):
     x = numpy.random.default_rng(4).normal(size=(80, 20)).astype(numpy.float32)
     model.predict(x, batch_size=16, verbose=0)
     assert len(handed) == 15 and len(set(handed)) == 3
-    assert not workspace.active()  # and the loop left no workspace behind
+    assert workspace.output(*_operands(256, 3, 256)) is None  # no workspace left behind
 
 
 def _batches(x, y, size):
@@ -207,32 +238,108 @@ def test_fit_gives_train_on_batch_s_weights(monkeypatch):
         numpy.testing.assert_array_equal(a, b)
 
 
+class _Keep(fcnet.metrics.Metric):
+    """A metric that keeps every ``y_pred`` it is given."""
+
+    def __init__(self):
+        super().__init__(name="keep")
+        self.kept = []
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.kept.append(y_pred)
+
+    def result(self):
+        return 0.0
+
+    def reset_state(self):
+        pass
+
+
 def test_a_metric_keeps_the_outputs_it_was_given(monkeypatch):
     """A metric that keeps each step's ``y_pred``: with a learning rate of 0 the weights
     never move, so each kept batch must equal the network's outputs by hand."""
     monkeypatch.setattr(workspace, "MIN_ENTRIES", 1)
 
-    class Keep(fcnet.metrics.Metric):
-        def __init__(self):
-            super().__init__(name="keep")
-            self.kept = []
-
-        def update_state(self, y_true, y_pred, sample_weight=None):
-            self.kept.append(y_pred)
-
-        def result(self):
-            return 0.0
-
-        def reset_state(self):
-            pass
-
     rng = numpy.random.default_rng(6)
     x = rng.normal(size=(48, 20)).astype(numpy.float32)
     y = rng.normal(size=(48, 16)).astype(numpy.float32)
-    model, keep = _mlp(16), Keep()
+    model, keep = _mlp(16), _Keep()
     model.compile(optimizer=fcnet.optimizers.SGD(learning_rate=0.0), loss="mse",
                   metrics=[keep])
     model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
     assert len(keep.kept) == 3
     numpy.testing.assert_allclose(numpy.concatenate(keep.kept), _by_hand(model, x),
+                                  rtol=1e-5, atol=1e-5)
+
+
+class _Net(fcnet.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = fcnet.layers.Dense(256, activation="relu")
+        self.out = fcnet.layers.Dense(256)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def test_a_subclassed_model_fits_as_train_on_batch_does():
+    """Its recorded outputs are made read-only during a step: the next step must not
+    write its products into them (products of 128 × 256: the workspace's threshold)."""
+    rng = numpy.random.default_rng(7)
+    x = rng.normal(size=(256, 5)).astype(numpy.float32)
+    y = rng.normal(size=(256, 256)).astype(numpy.float32)
+    models = []
+    for _ in range(2):
+        fcnet.utils.set_random_seed(0)
+        model = _Net()
+        model(x[:1])  # built here, from the seed
+        model.compile(optimizer="sgd", loss="mse")
+        models.append(model)
+    models[0].fit(x, y, batch_size=128, epochs=2, shuffle=False, verbose=0)
+    for _ in range(2):
+        for xb, yb in _batches(x, y, 128):
+            models[1].train_on_batch(xb, yb)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        numpy.testing.assert_array_equal(a, b)
+
+
+class _Twin:
+    """A two-process job whose other process is this one's twin (same rows)."""
+    rank, world_size, is_chief = 0, 2, True
+
+    def allreduce(self, a):
+        a *= 2
+        return a
+
+    def broadcast(self, value):
+        return value
+
+    def allgather(self, value):
+        return [value, value]
+
+    def barrier(self):
+        pass
+
+    def abort(self, error=None, code=1):
+        raise error
+
+
+def test_a_metric_keeps_the_outputs_it_was_given_in_a_data_parallel_fit(monkeypatch):
+    """Data-parallel steps update the metrics inside the step, before its products are
+    done with: what a metric keeps must still be this step's outputs."""
+    monkeypatch.setattr(workspace, "MIN_ENTRIES", 1)
+    rng = numpy.random.default_rng(8)
+    x = rng.normal(size=(48, 20)).astype(numpy.float32)
+    y = rng.normal(size=(48, 16)).astype(numpy.float32)
+    model, keep = _mlp(16), _Keep()
+    model.compile(optimizer=fcnet.optimizers.SGD(learning_rate=0.0), loss="mse",
+                  metrics=[keep])
+    parallel.set_active(_Twin())
+    try:
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    finally:
+        parallel.set_active(None)
+    rows = numpy.concatenate([x[s:s + 8] for s in range(0, 48, 16)])  # rank 0's half
+    assert len(keep.kept) == 3
+    numpy.testing.assert_allclose(numpy.concatenate(keep.kept), _by_hand(model, rows),
                                   rtol=1e-5, atol=1e-5)

@@ -4,15 +4,15 @@ activations are allocated once per batch shape).
     arrays = workspace.Workspace()          # a loop over batches
     for xb in batches:
         with arrays.batch():                 # its large products write into arrays.empty(...)
-            y = forward(xb)                  # (and backward, in a fit)
-        y = copy of y if arrays.holds(y) else y
+            y = workspace.kept(forward(xb))  # (and backward, in a fit)
 
 Within ``batch()``, the k-th ``empty(shape, dtype)`` returns the array that the k-th of
 the batch before got, where shape and dtype match, else a new one kept for the batches
 after. The arrays of a batch are dead once it is done: a forward (and backward) pass
-keeps nothing of its products past its batch, and what a batch returns is copied out
-where it is one of them. Outside the ``with`` block (the callbacks between batches, the
-metrics), products get new arrays.
+keeps nothing of its products past its batch, and its outputs, which outlive it (what
+``predict`` returns, what the metrics see), are copied where they are one of them
+(``kept``). Outside the ``with`` block (the callbacks between batches), products get new
+arrays.
 
 Why: glibc gives an array larger than its mmap threshold fresh pages from the system,
 and returns them when the array is freed, or when freed arrays at the top of its heap
@@ -33,6 +33,7 @@ each have their own.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 
 import numpy
@@ -56,43 +57,47 @@ class Workspace:
         outer = getattr(_local, "workspace", None)
         _local.workspace, self._next = self, 0
         try:
-            yield self
+            yield
         finally:
             _local.workspace = outer
 
     def empty(self, shape: tuple, dtype) -> numpy.ndarray:
         """An uninitialised C-contiguous array: the previous batch's at this position
-        where shape and dtype match, else a new one that takes its place."""
+        where shape and dtype match and it is still writeable (a subclassed model's
+        recorded outputs are made read-only), else a new one that takes its place."""
         k, self._next = self._next, self._next + 1
         if k < len(self._arrays):
             array = self._arrays[k]
-            if array.shape == shape and array.dtype == dtype:
+            if array.shape == shape and array.dtype == dtype and array.flags.writeable:
                 return array
-            self._arrays[k] = array = numpy.empty(shape, dtype)
-            return array
         array = numpy.empty(shape, dtype)
-        self._arrays.append(array)
+        if k < len(self._arrays):
+            self._arrays[k] = array
+        else:
+            self._arrays.append(array)
         return array
 
     def holds(self, array) -> bool:
-        """Whether ``array`` may share memory with one of these arrays (then it does not
-        outlive the batch: copy it)."""
+        """Whether ``array`` may share memory with one of these arrays."""
         return isinstance(array, numpy.ndarray) and any(
             numpy.may_share_memory(array, own) for own in self._arrays)
 
 
-def active() -> bool:
-    """Whether the calling thread is within a ``Workspace.batch()``."""
-    return getattr(_local, "workspace", None) is not None
-
-
-def output(shape: tuple, dtype) -> numpy.ndarray | None:
-    """An array for a product's output of ``shape`` from the calling thread's workspace;
-    None outside ``Workspace.batch()`` or for fewer than ``MIN_ENTRIES`` entries."""
+def output(a, b) -> numpy.ndarray | None:
+    """An array for the product ``a (..., M, K) · b (K, N)`` from the calling thread's
+    workspace; None outside ``Workspace.batch()`` or for fewer than ``MIN_ENTRIES``
+    entries."""
     workspace = getattr(_local, "workspace", None)
     if workspace is None:
         return None
-    entries = 1
-    for n in shape:
-        entries *= n
-    return workspace.empty(shape, dtype) if entries >= MIN_ENTRIES else None
+    shape = a.shape[:-1] + b.shape[1:]
+    if math.prod(shape) < MIN_ENTRIES:
+        return None
+    return workspace.empty(shape, numpy.result_type(a, b))
+
+
+def kept(array):
+    """``array``, or a copy of it where the calling thread's workspace holds it: an
+    output that outlives its batch (what ``predict`` returns, what a metric may keep)."""
+    workspace = getattr(_local, "workspace", None)
+    return numpy.copy(array) if workspace is not None and workspace.holds(array) else array

@@ -18,7 +18,7 @@ each time it is called, so a change to a layer between two fits is seen.
 from __future__ import annotations
 
 from fcnet import activations
-from fcnet.backend import tree
+from fcnet.backend import tree, workspace
 from fcnet.layers import Step, penalties_and_gradients
 from fcnet.models.data_adapter import to_device
 from fcnet.ops.fold import Fold
@@ -98,7 +98,8 @@ class TrainStep:
         step = Step(fold=fold)
         y, ctx = self.model.forward_step(x, training, step)
         nested = tree.is_nested(y)
-        outputs = tree.flatten(y) if nested else [y]
+        # the metrics may keep them past the step, whose products the next one overwrites
+        outputs = [workspace.kept(o) for o in (tree.flatten(y) if nested else [y])]
         parts, dys, from_z = [], [], []
         fusable = self.fused or [_FUSABLE.get(a) for a in self.model._output_activations(ctx)]
         for k, loss in enumerate(self.losses):

@@ -200,7 +200,6 @@ class Trainer(OnBatch, Outputs):
                     with parallel.batch_rows(data.window):
                         value, parts, outputs = self._step.run(xb, ys, sws)
             governor.after_step()
-            outputs = [numpy.copy(y) if arrays.holds(y) else y for y in outputs]
             if resume is not None:  # the metrics exist from the first batch on
                 resume.restore_metrics(self, ys, outputs)
                 resume = None
@@ -354,9 +353,7 @@ class Trainer(OnBatch, Outputs):
             if hooks:
                 callback_list.on_predict_batch_begin(index)
             with arrays.batch():
-                y = self._predict_batch(xb)
-            outputs.append(tree.map_structure(
-                lambda a: numpy.copy(a) if arrays.holds(a) else a, y))
+                outputs.append(tree.map_structure(workspace.kept, self._predict_batch(xb)))
             if hooks:
                 callback_list.on_predict_batch_end(index, {"outputs": outputs[-1]})
         callback_list.on_predict_end()

@@ -27,14 +27,13 @@ def matmul(a, b, out=None):
     unit's input gradient, a batch of one's kernel gradient) is the outer product
     ``a_m · b_n``, the same bits as ``numpy.matmul``'s, which runs it without BLAS and 2-3×
     slower than a broadcast multiply. A stack ``a (B, ..., M, K) · b (K, N)`` (a Dense
-    layer on sequences) is one product of all of ``a``'s rows (``_rows``). Within a
-    ``predict`` loop, a large product's output is the one the batch before used
-    (``fcnet.backend.workspace``)."""
+    layer on sequences) is one product of all of ``a``'s rows (``_rows``). Within a step
+    of ``fit`` or a batch of ``predict``, a large product's output is the array the one
+    before used (``fcnet.backend.workspace``)."""
     if backend.xp is numpy:
         fresh = out is None
-        if (fresh and b.ndim == 2 and a.ndim >= 2 and a.shape[-1] == b.shape[0]
-                and workspace.active()):
-            out = workspace.output(a.shape[:-1] + b.shape[1:], numpy.result_type(a, b))
+        if fresh and b.ndim == 2 and a.ndim >= 2 and a.shape[-1] == b.shape[0]:
+            out = workspace.output(a, b)
         if b.ndim == 2 and b.shape[0] == 1 and a.ndim >= 2 and a.shape[-1] == 1:
             return numpy.multiply(a, b, out=out)
         if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous and (out is None or (
