@@ -40,7 +40,12 @@ import numpy
 
 MIN_ENTRIES = 32768  # 128 KiB of float32: glibc's first mmap threshold
 
-_local = threading.local()
+
+class _Local(threading.local):
+    workspace = None  # each thread's; a class default, so reading it never misses
+
+
+_local = _Local()
 
 
 class Workspace:
@@ -54,7 +59,7 @@ class Workspace:
     def batch(self):
         """The calling thread's products take their outputs from here, from the first
         array on, until the block ends (then the workspace before, if any, is back)."""
-        outer = getattr(_local, "workspace", None)
+        outer = _local.workspace
         _local.workspace, self._next = self, 0
         try:
             yield
@@ -87,7 +92,7 @@ def output(a, b) -> numpy.ndarray | None:
     """An array for the product ``a (..., M, K) · b (K, N)`` from the calling thread's
     workspace; None outside ``Workspace.batch()`` or for fewer than ``MIN_ENTRIES``
     entries."""
-    workspace = getattr(_local, "workspace", None)
+    workspace = _local.workspace
     if workspace is None:
         return None
     shape = a.shape[:-1] + b.shape[1:]
@@ -99,5 +104,5 @@ def output(a, b) -> numpy.ndarray | None:
 def kept(array):
     """``array``, or a copy of it where the calling thread's workspace holds it: an
     output that outlives its batch (what ``predict`` returns, what a metric may keep)."""
-    workspace = getattr(_local, "workspace", None)
+    workspace = _local.workspace
     return numpy.copy(array) if workspace is not None and workspace.holds(array) else array
