@@ -255,23 +255,6 @@ class _Keep(fcnet.metrics.Metric):
         pass
 
 
-def test_a_metric_keeps_the_outputs_it_was_given(monkeypatch):
-    """A metric that keeps each step's ``y_pred``: with a learning rate of 0 the weights
-    never move, so each kept batch must equal the network's outputs by hand."""
-    monkeypatch.setattr(workspace, "MIN_ENTRIES", 1)
-
-    rng = numpy.random.default_rng(6)
-    x = rng.normal(size=(48, 20)).astype(numpy.float32)
-    y = rng.normal(size=(48, 16)).astype(numpy.float32)
-    model, keep = _mlp(16), _Keep()
-    model.compile(optimizer=fcnet.optimizers.SGD(learning_rate=0.0), loss="mse",
-                  metrics=[keep])
-    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
-    assert len(keep.kept) == 3
-    numpy.testing.assert_allclose(numpy.concatenate(keep.kept), _by_hand(model, x),
-                                  rtol=1e-5, atol=1e-5)
-
-
 class _Net(fcnet.Model):
     def __init__(self):
         super().__init__()
@@ -324,22 +307,25 @@ class _Twin:
         raise error
 
 
-def test_a_metric_keeps_the_outputs_it_was_given_in_a_data_parallel_fit(monkeypatch):
-    """Data-parallel steps update the metrics inside the step, before its products are
-    done with: what a metric keeps must still be this step's outputs."""
+@pytest.mark.parametrize("data_parallel", [False, True])
+def test_a_metric_keeps_the_outputs_it_was_given(monkeypatch, data_parallel):
+    """A metric that keeps each step's ``y_pred``: with a learning rate of 0 the weights
+    never move, so each kept batch must equal the network's outputs by hand. A
+    data-parallel step updates the metrics inside the step, before its products are done
+    with (this process's rows: the first half of each batch)."""
     monkeypatch.setattr(workspace, "MIN_ENTRIES", 1)
-    rng = numpy.random.default_rng(8)
+    rng = numpy.random.default_rng(6)
     x = rng.normal(size=(48, 20)).astype(numpy.float32)
     y = rng.normal(size=(48, 16)).astype(numpy.float32)
     model, keep = _mlp(16), _Keep()
     model.compile(optimizer=fcnet.optimizers.SGD(learning_rate=0.0), loss="mse",
                   metrics=[keep])
-    parallel.set_active(_Twin())
+    parallel.set_active(_Twin() if data_parallel else None)
     try:
         model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
     finally:
         parallel.set_active(None)
-    rows = numpy.concatenate([x[s:s + 8] for s in range(0, 48, 16)])  # rank 0's half
+    rows = numpy.concatenate([x[s:s + 8] for s in range(0, 48, 16)]) if data_parallel else x
     assert len(keep.kept) == 3
     numpy.testing.assert_allclose(numpy.concatenate(keep.kept), _by_hand(model, rows),
                                   rtol=1e-5, atol=1e-5)
