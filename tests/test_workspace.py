@@ -215,8 +215,15 @@ def test_predict_s_products_reuse_their_arrays(monkeypatch):
     assert workspace.output(*_operands(256, 3, 256)) is None  # no workspace left behind
 
 
-def _batches(x, y, size):
-    return [(x[s:s + size], y[s:s + size]) for s in range(0, len(x), size)]
+def _fit_gives_train_on_batch_s_weights(fitted, stepped, x, y, batch_size):
+    """Two epochs of ``fit`` against ``train_on_batch`` on the same batches: the same
+    steps, bit for bit."""
+    fitted.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    for _ in range(2):
+        for start in range(0, len(x), batch_size):
+            stepped.train_on_batch(x[start:start + batch_size], y[start:start + batch_size])
+    for a, b in zip(fitted.get_weights(), stepped.get_weights()):
+        numpy.testing.assert_array_equal(a, b)
 
 
 def test_fit_gives_train_on_batch_s_weights(monkeypatch):
@@ -230,12 +237,7 @@ def test_fit_gives_train_on_batch_s_weights(monkeypatch):
     for model in models:
         model.compile(optimizer="adam", loss=fcnet.losses.SparseCategoricalCrossentropy(
             from_logits=True))
-    models[0].fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
-    for _ in range(2):
-        for xb, yb in _batches(x, y, 16):
-            models[1].train_on_batch(xb, yb)
-    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
-        numpy.testing.assert_array_equal(a, b)
+    _fit_gives_train_on_batch_s_weights(*models, x, y, 16)
 
 
 class _Keep(fcnet.metrics.Metric):
@@ -278,12 +280,7 @@ def test_a_subclassed_model_fits_as_train_on_batch_does():
         model(x[:1])  # built here, from the seed
         model.compile(optimizer="sgd", loss="mse")
         models.append(model)
-    models[0].fit(x, y, batch_size=128, epochs=2, shuffle=False, verbose=0)
-    for _ in range(2):
-        for xb, yb in _batches(x, y, 128):
-            models[1].train_on_batch(xb, yb)
-    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
-        numpy.testing.assert_array_equal(a, b)
+    _fit_gives_train_on_batch_s_weights(*models, x, y, 128)
 
 
 class _Twin:
