@@ -90,10 +90,10 @@ class Workspace:
 
 def output(a, b) -> numpy.ndarray | None:
     """An array for the product ``a (..., M, K) · b (K, N)`` from the calling thread's
-    workspace; None outside ``Workspace.batch()`` or for fewer than ``MIN_ENTRIES``
-    entries."""
+    workspace; None outside ``Workspace.batch()``, for other operands (NumPy then
+    allocates, or names the mismatch), or for fewer than ``MIN_ENTRIES`` entries."""
     workspace = _local.workspace
-    if workspace is None:
+    if workspace is None or not (b.ndim == 2 and a.ndim >= 2 and a.shape[-1] == b.shape[0]):
         return None
     shape = a.shape[:-1] + b.shape[1:]
     if math.prod(shape) < MIN_ENTRIES:

@@ -32,7 +32,7 @@ def matmul(a, b, out=None):
     before used (``fcnet.backend.workspace``)."""
     if backend.xp is numpy:
         fresh = out is None
-        if fresh and b.ndim == 2 and a.ndim >= 2 and a.shape[-1] == b.shape[0]:
+        if fresh:
             out = workspace.output(a, b)
         if b.ndim == 2 and b.shape[0] == 1 and a.ndim >= 2 and a.shape[-1] == 1:
             return numpy.multiply(a, b, out=out)
